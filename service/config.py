@@ -1,0 +1,169 @@
+"""Configuration: the environment and the TOML file, parsed once into frozen objects.
+
+Every value is checked here, at start-up, so a bad setting stops the process with one line naming
+it (``ConfigError``) instead of surfacing later as a 500. Nothing in this module does I/O at import.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlsplit
+
+import phonenumbers
+
+from service.errors import ConfigError
+
+DEFAULT_ROTOR_BASE_URL = "https://api.getrotor.com/open-api"
+DEFAULT_META_GRAPH_URL = "https://graph.facebook.com/v21.0"
+DEFAULT_MAX_BODY_BYTES = 64 * 1024
+PRIORITIES = ("low", "medium", "high")
+FORM_KEY_PATTERN = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+
+
+@dataclass(frozen=True)
+class FormConfig:
+    """One website form, declared under ``[forms.<key>]``."""
+
+    key: str
+    tags: tuple[str, ...] = ()
+    allowed_origins: tuple[str, ...] = ()
+    redirect_url: str | None = None
+    source: str = "website"
+    stage: str | None = None
+    service_type: str | None = None
+    priority: str | None = None
+    account: str = "default"
+    # Formspree's name for the hidden field that only bots fill in.
+    honeypot_field: str = "_gotcha"
+
+
+@dataclass(frozen=True)
+class Config:
+    """Everything the web and worker processes read from their environment."""
+
+    port: int = 8000
+    redis_url: str = "redis://localhost:6379/0"
+    rotor_base_url: str = DEFAULT_ROTOR_BASE_URL
+    rotor_api_key: str | None = None
+    rotor_daily_limit: int = 1000
+    admin_token: str | None = None
+    default_phone_region: str = "US"
+    meta_app_secret: str | None = None
+    meta_verify_token: str | None = None
+    meta_access_token: str | None = None
+    meta_graph_url: str = DEFAULT_META_GRAPH_URL
+    google_lead_form_key: str | None = None
+    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
+    retry_max_attempts: int = 15
+    retry_base_seconds: int = 30
+    retry_max_seconds: int = 3 * 3600
+    forms: Mapping[str, FormConfig] = field(default_factory=dict)
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Config:
+        """Build the config from ``environ`` (default ``os.environ``) and ``LEADGATE_CONFIG``."""
+        env = os.environ if environ is None else environ
+        config_path = _text(env, "LEADGATE_CONFIG")
+        return cls(
+            port=_integer(env, "PORT", 8000, minimum=1, maximum=65535),
+            redis_url=_url(env, "REDIS_URL", "redis://localhost:6379/0", schemes=("redis", "rediss", "unix")),
+            rotor_base_url=_url(env, "ROTOR_BASE_URL", DEFAULT_ROTOR_BASE_URL).rstrip("/"),
+            rotor_api_key=_text(env, "ROTOR_API_KEY"),
+            rotor_daily_limit=_integer(env, "ROTOR_DAILY_LIMIT", 1000, minimum=1),
+            admin_token=_text(env, "LEADGATE_ADMIN_TOKEN"),
+            default_phone_region=_region(env, "DEFAULT_PHONE_REGION", "US"),
+            meta_app_secret=_text(env, "META_APP_SECRET"),
+            meta_verify_token=_text(env, "META_VERIFY_TOKEN"),
+            meta_access_token=_text(env, "META_ACCESS_TOKEN"),
+            meta_graph_url=_url(env, "META_GRAPH_URL", DEFAULT_META_GRAPH_URL).rstrip("/"),
+            google_lead_form_key=_text(env, "GOOGLE_LEAD_FORM_KEY"),
+            max_body_bytes=_integer(env, "LEADGATE_MAX_BODY_BYTES", DEFAULT_MAX_BODY_BYTES, minimum=1024),
+            retry_max_attempts=_integer(env, "LEADGATE_RETRY_MAX_ATTEMPTS", 15, minimum=1),
+            retry_base_seconds=_integer(env, "LEADGATE_RETRY_BASE_SECONDS", 30, minimum=0),
+            retry_max_seconds=_integer(env, "LEADGATE_RETRY_MAX_SECONDS", 3 * 3600, minimum=0),
+            forms=load_forms(config_path) if config_path else {},
+        )
+
+
+def load_forms(path: str) -> dict[str, FormConfig]:
+    """Read the ``[forms.*]`` tables of the TOML file at ``path``."""
+    try:
+        with open(path, "rb") as fh:
+            document = tomllib.load(fh)
+    except OSError as exc:
+        raise ConfigError(f"LEADGATE_CONFIG: cannot read {path}: {exc.strerror}") from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"LEADGATE_CONFIG: {path} is not valid TOML: {exc}") from exc
+    forms = document.get("forms", {})
+    if not isinstance(forms, dict):
+        raise ConfigError("LEADGATE_CONFIG: [forms] must be a table of tables")
+    return {key: _form(key, table) for key, table in forms.items()}
+
+
+def _form(key: str, table: Any) -> FormConfig:
+    where = f"LEADGATE_CONFIG: forms.{key}"
+    if not FORM_KEY_PATTERN.match(key):
+        raise ConfigError(f"{where}: a form key may only use letters, digits, '-' and '_'")
+    if not isinstance(table, dict):
+        raise ConfigError(f"{where} must be a table")
+    known = {name for name in FormConfig.__dataclass_fields__ if name != "key"}
+    unknown = sorted(set(table) - known)
+    if unknown:
+        raise ConfigError(f"{where}.{unknown[0]}: unknown setting (known: {', '.join(sorted(known))})")
+    values: dict[str, Any] = {"key": key}
+    for name in ("tags", "allowed_origins"):
+        if name in table:
+            items = table[name]
+            if not isinstance(items, list) or not all(isinstance(i, str) and i.strip() for i in items):
+                raise ConfigError(f"{where}.{name} must be a list of non-empty strings")
+            values[name] = tuple(i.strip() for i in items)
+    for name in ("redirect_url", "source", "stage", "service_type", "priority", "account", "honeypot_field"):
+        if name in table:
+            value = table[name]
+            if not isinstance(value, str) or not value.strip():
+                raise ConfigError(f"{where}.{name} must be a non-empty string")
+            values[name] = value.strip()
+    if values.get("priority") not in (None, *PRIORITIES):
+        raise ConfigError(f"{where}.priority must be one of {', '.join(PRIORITIES)}")
+    if "redirect_url" in values and urlsplit(values["redirect_url"]).scheme not in ("http", "https"):
+        raise ConfigError(f"{where}.redirect_url must be an http(s) URL")
+    return FormConfig(**values)
+
+
+def _text(env: Mapping[str, str], name: str) -> str | None:
+    value = env.get(name, "").strip()
+    return value or None
+
+
+def _integer(env: Mapping[str, str], name: str, default: int, *, minimum: int, maximum: int | None = None) -> int:
+    raw = _text(env, name)
+    if raw is None:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ConfigError(f"{name}: {raw!r} is not a whole number") from None
+    if value < minimum or (maximum is not None and value > maximum):
+        bound = f"from {minimum} to {maximum}" if maximum is not None else f"at least {minimum}"
+        raise ConfigError(f"{name}: {value} is out of range (must be {bound})")
+    return value
+
+
+def _url(env: Mapping[str, str], name: str, default: str, *, schemes: tuple[str, ...] = ("http", "https")) -> str:
+    value = _text(env, name) or default
+    parts = urlsplit(value)
+    if parts.scheme not in schemes or not (parts.netloc or parts.scheme == "unix"):
+        raise ConfigError(f"{name}: {value!r} is not a {'/'.join(schemes)} URL")
+    return value
+
+
+def _region(env: Mapping[str, str], name: str, default: str) -> str:
+    value = (_text(env, name) or default).upper()
+    if value not in phonenumbers.SUPPORTED_REGIONS:
+        raise ConfigError(f"{name}: {value!r} is not a two-letter region phonenumbers knows (e.g. US, GB, CA)")
+    return value

@@ -1,0 +1,109 @@
+"""Every exception leadgate raises on purpose, in one tree.
+
+* LeadgateError
+  * ConfigError: a setting is invalid; raised only while starting, printed as one line.
+  * HttpError: answered to the caller by the one error handler in ``service.http_errors``.
+    * BadRequest (400), Unauthorized (401), Forbidden (403), NotFound (404), UnsupportedMediaType (415),
+      InvalidSubmission (422, with ``{field: [message]}``), StoreUnavailable (503).
+  * DeliveryError: a Rotor call did not deliver. ``workers.rotor`` is the only place that turns
+    HTTP answers and transport failures into these; ``workers.retry`` decides what each means.
+    * RotorUnreachable: connect error, timeout, broken connection (Rotor may have applied it).
+    * RotorServerError: 5xx.
+    * RotorRejected: 4xx with ``errors[]`` or another permanent 4xx; ``field_errors`` holds them.
+    * RotorAuthFailed: 401/403, the key is wrong or lacks a scope.
+    * RotorNotFound: 404, e.g. an update of a lead id Rotor no longer has.
+    * RotorQuotaExceeded: ``error_code: RATE_LIMIT_EXCEEDED``, whatever the status number.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+
+class LeadgateError(Exception):
+    """Root of every error leadgate raises on purpose."""
+
+
+class ConfigError(LeadgateError):
+    """A configuration value is missing or invalid; the message names the setting."""
+
+
+class HttpError(LeadgateError):
+    """An error answered to the HTTP caller with ``status_code`` and a message."""
+
+    status_code = 500
+
+    def __init__(self, message: str, *, errors: Mapping[str, Sequence[str]] | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.errors = dict(errors or {})
+
+
+class BadRequest(HttpError):
+    status_code = 400
+
+
+class Unauthorized(HttpError):
+    status_code = 401
+
+
+class Forbidden(HttpError):
+    status_code = 403
+
+
+class NotFound(HttpError):
+    status_code = 404
+
+
+class UnsupportedMediaType(HttpError):
+    status_code = 415
+
+
+class InvalidSubmission(HttpError):
+    status_code = 422
+
+
+class StoreUnavailable(HttpError):
+    status_code = 503
+
+
+class DeliveryError(LeadgateError):
+    """A Rotor call did not deliver the lead."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        http_status: int | None = None,
+        error_code: str | None = None,
+        field_errors: Sequence[Mapping[str, str]] = (),
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.http_status = http_status
+        self.error_code = error_code
+        self.field_errors = [dict(e) for e in field_errors]
+
+
+class RotorUnreachable(DeliveryError):
+    pass
+
+
+class RotorServerError(DeliveryError):
+    pass
+
+
+class RotorRejected(DeliveryError):
+    pass
+
+
+class RotorAuthFailed(DeliveryError):
+    pass
+
+
+class RotorNotFound(DeliveryError):
+    pass
+
+
+class RotorQuotaExceeded(DeliveryError):
+    pass

@@ -1,0 +1,28 @@
+"""gunicorn settings for the web process: ``gunicorn -c python:service.gunicorn_conf 'service.app:create_app()'``.
+
+Two sync workers: on this 2-core machine a bare Flask POST does ~3,450 req/s with 2 sync workers
+and no better with 4 (perf-notes.md); each request is short CPU work plus one Redis round trip.
+"""
+
+import os
+import sys
+
+from service.config import Config
+from service.errors import ConfigError
+
+bind = f"0.0.0.0:{os.environ.get('PORT', '8000')}"
+workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
+worker_class = "sync"
+timeout = 30
+graceful_timeout = 20
+keepalive = 5
+accesslog = "-"
+
+
+def on_starting(server: object) -> None:
+    """Check the config before forking workers, so a bad setting is one line, not a traceback per worker."""
+    try:
+        Config.from_env()
+    except ConfigError as exc:
+        print(f"leadgate: {exc}", file=sys.stderr)
+        sys.exit(2)

@@ -1,0 +1,157 @@
+"""Submissions: every lead as it arrived, what it became, and everything that happened to it.
+
+A submission is written once at intake, together with its delivery job, and then only its status,
+lead id and history change. Records are Redis hashes; history is an append-only list next to it.
+Writes take ``pipeline=None`` so intake can store the record and enqueue its job in one round trip.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import time
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from enum import Enum
+from typing import Any
+
+from redis import Redis
+from redis.client import Pipeline
+
+from service import keys
+
+
+class SubmissionStatus(str, Enum):
+    """Where a submission stands; the values are the public interface's."""
+
+    RECEIVED = "received"  # stored, not yet handed to delivery
+    QUEUED = "queued"  # waiting for a worker, or for a retry after a transient failure
+    DELIVERED = "delivered"  # Rotor answered 200/201; lead_id is set
+    DUPLICATE = "duplicate"  # the same lead as an earlier submission; nothing sent
+    DEFERRED = "deferred"  # waiting for the Rotor quota to reset
+    FAILED = "failed"  # will not be retried on its own; replayable by ops
+    DISCARDED = "discarded"  # dropped on purpose (honeypot, ops decision)
+
+
+def new_submission_id() -> str:
+    """A time-ordered id (ms timestamp + randomness) that RQ accepts as a job id."""
+    return f"{time.time_ns() // 1_000_000:012x}{secrets.token_hex(6)}"
+
+
+def utc_now() -> str:
+    return datetime.now(UTC).isoformat(timespec="milliseconds")
+
+
+@dataclass
+class Submission:
+    """One submission as stored."""
+
+    id: str
+    source: str
+    status: SubmissionStatus
+    received_at: str
+    updated_at: str
+    raw: dict[str, Any]
+    lead: dict[str, Any] | None = None
+    account: str = "default"
+    lead_id: str | None = None
+    rotor_result: str | None = None  # "created" or "updated"
+    error: str | None = None
+    attempts: int = 0
+    events: list[dict[str, Any]] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["status"] = self.status.value
+        return data
+
+
+class SubmissionStore:
+    """Reads and writes submission records."""
+
+    def __init__(self, connection: Redis) -> None:
+        self.connection = connection
+
+    def create(
+        self,
+        submission_id: str,
+        *,
+        source: str,
+        raw: dict[str, Any],
+        lead: dict[str, Any] | None,
+        status: SubmissionStatus,
+        account: str = "default",
+        note: str | None = None,
+        pipeline: Pipeline | None = None,
+    ) -> None:
+        connection = pipeline if pipeline is not None else self.connection
+        at = utc_now()
+        record = {
+            "id": submission_id,
+            "source": source,
+            "status": status.value,
+            "account": account,
+            "received_at": at,
+            "updated_at": at,
+            "raw": json.dumps(raw, separators=(",", ":")),
+            "attempts": 0,
+        }
+        if lead is not None:
+            record["lead"] = json.dumps(lead, separators=(",", ":"))
+        connection.hset(keys.submission(submission_id), mapping=record)
+        self._log(connection, submission_id, {"at": at, "status": status.value, "note": note})
+
+    def set_status(
+        self,
+        submission_id: str,
+        status: SubmissionStatus,
+        *,
+        note: str | None = None,
+        pipeline: Pipeline | None = None,
+        **fields: str | int,
+    ) -> None:
+        """Move to ``status``, updating ``fields`` (lead_id, rotor_result, error) with it."""
+        connection = pipeline if pipeline is not None else self.connection
+        at = utc_now()
+        connection.hset(keys.submission(submission_id), mapping={"status": status.value, "updated_at": at, **fields})
+        self._log(connection, submission_id, {"at": at, "status": status.value, "note": note})
+
+    def record_attempt(self, submission_id: str, attempt: dict[str, Any], *, pipeline: Pipeline | None = None) -> None:
+        """Append one Rotor call's outcome (http status, error code, message) to the history."""
+        connection = pipeline if pipeline is not None else self.connection
+        connection.hincrby(keys.submission(submission_id), "attempts", 1)
+        self._log(connection, submission_id, {"at": utc_now(), "attempt": attempt})
+
+    def get(self, submission_id: str) -> Submission | None:
+        with self.connection.pipeline(transaction=False) as pipe:
+            pipe.hgetall(keys.submission(submission_id))
+            pipe.lrange(keys.submission_events(submission_id), 0, -1)
+            record, events = pipe.execute()
+        if not record:
+            return None
+        data = {k.decode(): v.decode() for k, v in record.items()}
+        return Submission(
+            id=data["id"],
+            source=data["source"],
+            status=SubmissionStatus(data["status"]),
+            account=data.get("account", "default"),
+            received_at=data["received_at"],
+            updated_at=data["updated_at"],
+            raw=json.loads(data["raw"]),
+            lead=json.loads(data["lead"]) if "lead" in data else None,
+            lead_id=data.get("lead_id") or None,
+            rotor_result=data.get("rotor_result") or None,
+            error=data.get("error") or None,
+            attempts=int(data.get("attempts", 0)),
+            events=[json.loads(e) for e in events],
+        )
+
+    def delivery_state(self, submission_id: str) -> tuple[dict[str, Any] | None, int]:
+        """The Rotor body and the number of attempts so far: all a delivery reads."""
+        lead, attempts = self.connection.hmget(keys.submission(submission_id), ["lead", "attempts"])
+        return (json.loads(lead) if lead else None), int(attempts or 0)
+
+    @staticmethod
+    def _log(connection: Redis | Pipeline, submission_id: str, event: dict[str, Any]) -> None:
+        event = {k: v for k, v in event.items() if v is not None}
+        connection.rpush(keys.submission_events(submission_id), json.dumps(event, separators=(",", ":")))

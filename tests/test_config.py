@@ -1,0 +1,90 @@
+"""Config parsing: defaults, every variable checked, failures name the setting. Pure."""
+
+from __future__ import annotations
+
+import pytest
+from click.testing import CliRunner
+
+from service.cli import main
+from service.config import Config, FormConfig
+from service.errors import ConfigError
+
+
+def test_defaults_match_the_interface() -> None:
+    config = Config.from_env({})
+    assert config.port == 8000
+    assert config.redis_url == "redis://localhost:6379/0"
+    assert config.rotor_base_url == "https://api.getrotor.com/open-api"
+    assert config.rotor_api_key is None and config.admin_token is None
+    assert config.rotor_daily_limit == 1000
+    assert config.default_phone_region == "US"
+    assert config.meta_graph_url == "https://graph.facebook.com/v21.0"
+    assert config.forms == {}
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({"PORT": "eighty"}, "PORT: 'eighty' is not a whole number"),
+        ({"PORT": "70000"}, "PORT: 70000 is out of range (must be from 1 to 65535)"),
+        ({"ROTOR_DAILY_LIMIT": "0"}, "ROTOR_DAILY_LIMIT: 0 is out of range (must be at least 1)"),
+        ({"REDIS_URL": "localhost:6379"}, "REDIS_URL: 'localhost:6379' is not a redis/rediss/unix URL"),
+        ({"ROTOR_BASE_URL": "ftp://x"}, "ROTOR_BASE_URL: 'ftp://x' is not a http/https URL"),
+        ({"DEFAULT_PHONE_REGION": "XX"}, "DEFAULT_PHONE_REGION: 'XX' is not a two-letter region"),
+        ({"LEADGATE_CONFIG": "/nonexistent.toml"}, "LEADGATE_CONFIG: cannot read /nonexistent.toml"),
+    ],
+)
+def test_invalid_values_name_the_variable(env: dict, message: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        Config.from_env(env)
+    assert str(caught.value).startswith(message)
+
+
+def test_forms_from_toml(tmp_path) -> None:
+    path = tmp_path / "leadgate.toml"
+    path.write_text(
+        '[forms.contact]\ntags = ["website"]\nallowed_origins = ["https://example.com"]\n'
+        'redirect_url = "https://example.com/thanks"\npriority = "high"\n'
+    )
+    config = Config.from_env({"LEADGATE_CONFIG": str(path), "ROTOR_API_KEY": " key ", "DEFAULT_PHONE_REGION": "gb"})
+    assert config.forms == {
+        "contact": FormConfig(
+            key="contact",
+            tags=("website",),
+            allowed_origins=("https://example.com",),
+            redirect_url="https://example.com/thanks",
+            priority="high",
+        )
+    }
+    assert config.rotor_api_key == "key" and config.default_phone_region == "GB"
+
+
+@pytest.mark.parametrize(
+    ("toml", "message"),
+    [
+        ("[forms.contact]\ntags = 'website'", "LEADGATE_CONFIG: forms.contact.tags must be a list of non-empty strings"),
+        ("[forms.contact]\npriority = 'urgent'", "LEADGATE_CONFIG: forms.contact.priority must be one of low, medium"),
+        ("[forms.contact]\ncolour = 'red'", "LEADGATE_CONFIG: forms.contact.colour: unknown setting"),
+        ("[forms.contact]\nredirect_url = 'thanks.html'", "LEADGATE_CONFIG: forms.contact.redirect_url must be an http"),
+        ("[forms.'a b']\n", "LEADGATE_CONFIG: forms.a b: a form key may only use"),
+        ("[forms.contact\n", "LEADGATE_CONFIG: "),
+    ],
+)
+def test_invalid_form_settings_name_the_setting(tmp_path, toml: str, message: str) -> None:
+    path = tmp_path / "bad.toml"
+    path.write_text(toml)
+    with pytest.raises(ConfigError) as caught:
+        Config.from_env({"LEADGATE_CONFIG": str(path)})
+    assert str(caught.value).startswith(message)
+
+
+def test_cli_stops_with_one_line_naming_the_setting() -> None:
+    result = CliRunner().invoke(main, ["status", "x"], env={"ROTOR_DAILY_LIMIT": "lots"})
+    assert result.exit_code == 1
+    assert result.output == "Error: ROTOR_DAILY_LIMIT: 'lots' is not a whole number\n"
+
+
+def test_worker_needs_a_rotor_key() -> None:
+    result = CliRunner().invoke(main, ["worker", "--burst"], env={"ROTOR_API_KEY": ""})
+    assert result.exit_code == 1
+    assert result.output.startswith("Error: ROTOR_API_KEY: required by the worker")

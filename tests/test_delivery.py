@@ -1,0 +1,122 @@
+"""The delivery job against the sandbox over real HTTP, run by a real RQ worker on a real Redis."""
+
+from __future__ import annotations
+
+from rq.job import Job
+
+from service.submissions import SubmissionStatus, SubmissionStore
+
+PERSON = {"name": "Ann Lee", "email": "Ann@Example.com", "phone": "(201) 555-0123"}
+
+
+def submit(client, **fields) -> str:
+    response = client.post("/v1/forms/contact", json={**PERSON, **fields})
+    assert response.status_code == 202, response.json
+    return response.json["submission_id"]
+
+
+def submission(redis_conn, submission_id: str):
+    return SubmissionStore(redis_conn).get(submission_id)
+
+
+def failed_job_reason(queue, submission_id: str) -> str:
+    assert submission_id in queue.failed_job_registry.get_job_ids()
+    return Job.fetch(submission_id, connection=queue.connection).latest_result().exc_string
+
+
+def test_form_lead_reaches_rotor_with_e164_phone_and_lower_case_email(client, deliver, redis_conn, sandbox) -> None:
+    submission_id = submit(client, message="Leaking roof", zip="07030")
+    deliver()
+    (lead,) = sandbox.leads()
+    assert lead["name"] == "Ann Lee"
+    assert lead["phone"] == "+12015550123"
+    assert lead["email"] == "ann@example.com"
+    assert lead["lead_source"] == "website"
+    assert lead["property_zip"] == "07030"
+    assert lead["tags"] == ["website"]
+    assert lead["notes"] == "Leaking roof"
+    done = submission(redis_conn, submission_id)
+    assert done.status is SubmissionStatus.DELIVERED
+    assert done.lead_id == lead["id"] and done.rotor_result == "created"
+    assert done.attempts == 1
+    assert [e["status"] for e in done.events if "status" in e] == ["queued", "delivered"]
+
+
+def test_second_submission_of_the_same_phone_updates_the_same_lead(client, deliver, redis_conn, sandbox) -> None:
+    first = submit(client)
+    deliver()
+    second = client.post("/v1/forms/quote", json={"name": "Ann Lee", "phone": "201-555-0123"}).json["submission_id"]
+    deliver()
+    (lead,) = sandbox.leads()
+    assert submission(redis_conn, second).rotor_result == "updated"
+    assert submission(redis_conn, second).lead_id == submission(redis_conn, first).lead_id == lead["id"]
+    assert sorted(lead["tags"]) == ["quote", "website"]
+
+
+def test_transient_5xx_is_retried_until_delivered(client, deliver, redis_conn, sandbox, queue) -> None:
+    sandbox.faults(fail_next=2, fail_status=503)
+    submission_id = submit(client)
+    deliver()
+    done = submission(redis_conn, submission_id)
+    assert done.status is SubmissionStatus.DELIVERED
+    assert done.attempts == 3
+    attempts = [e["attempt"] for e in done.events if "attempt" in e]
+    assert [a["http_status"] for a in attempts] == [503, 503, 201]
+    assert attempts[0]["message"] == "Rotor answered 503: Internal server error"
+    assert len(sandbox.leads()) == 1
+    assert queue.failed_job_registry.count == 0
+
+
+def test_exhausted_5xx_lands_in_the_failed_registry_with_rotors_message(client, deliver, redis_conn, sandbox, queue):
+    sandbox.faults(fail_next=10)
+    submission_id = submit(client)
+    deliver()  # the test config allows 3 attempts, retried at once
+    failed = submission(redis_conn, submission_id)
+    assert failed.status is SubmissionStatus.FAILED
+    assert failed.attempts == 3
+    assert failed.error == "Rotor answered 500: Internal server error"
+    assert "RotorServerError: Rotor answered 500: Internal server error" in failed_job_reason(queue, submission_id)
+    assert sandbox.stats()["requests_total"] == 3
+
+
+def test_rotor_validation_4xx_fails_at_once_with_field_messages(config, app, deliver, redis_conn, sandbox, queue):
+    # Intake never produces a body Rotor refuses, so store one as a buggy mapping would.
+    intake = app.extensions["leadgate"]
+    submission_id = intake.accept(source="form:contact", raw={}, lead={"name": "Ann", "email": "ann@@example"})
+    deliver()
+    failed = submission(redis_conn, submission_id)
+    assert failed.status is SubmissionStatus.FAILED
+    assert failed.attempts == 1
+    assert failed.error == "Rotor answered 400: Validation failed: email: Invalid email format"
+    assert "RotorRejected: Rotor answered 400: Validation failed: email: Invalid email format" in failed_job_reason(
+        queue, submission_id
+    )
+
+
+def test_rejected_api_key_fails_with_rotors_message(client, deliver, redis_conn, queue) -> None:
+    submission_id = submit(client)
+    deliver(rotor_api_key="rotor_wrong_key")
+    failed = submission(redis_conn, submission_id)
+    assert failed.status is SubmissionStatus.FAILED
+    assert failed.error == "Rotor answered 401: Invalid API key"
+    assert "RotorAuthFailed" in failed_job_reason(queue, submission_id)
+
+
+def test_unreachable_rotor_is_retried_then_failed(client, deliver, redis_conn, queue) -> None:
+    submission_id = submit(client)
+    deliver(rotor_base_url="http://127.0.0.1:1")
+    failed = submission(redis_conn, submission_id)
+    assert failed.status is SubmissionStatus.FAILED
+    assert failed.attempts == 3
+    assert failed.error.startswith("cannot reach Rotor: ConnectError")
+    assert "RotorUnreachable" in failed_job_reason(queue, submission_id)
+
+
+def test_deferred_retry_is_scheduled_through_rqs_scheduler(client, deliver, redis_conn, sandbox, queue) -> None:
+    sandbox.faults(fail_next=1)
+    submission_id = submit(client)
+    deliver(retry_base_seconds=600)
+    waiting = submission(redis_conn, submission_id)
+    assert waiting.status is SubmissionStatus.QUEUED
+    assert waiting.events[-1]["note"].startswith("attempt 1 failed, retrying in ")
+    assert submission_id in queue.scheduled_job_registry.get_job_ids()

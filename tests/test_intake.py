@@ -1,0 +1,170 @@
+"""POST /v1/forms/<key>: every encoding, every answer, stored durably in a real Redis before 2xx."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from rq import Queue
+from rq.job import Job
+
+from service.app import create_app
+from service.config import Config
+from service.submissions import SubmissionStatus, SubmissionStore
+
+PERSON = {"name": "Ann Lee", "email": "Ann@Example.com", "phone": "(201) 555-0123"}
+HTML = {"Accept": "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"}
+
+
+def stored(redis_conn, submission_id: str):
+    return SubmissionStore(redis_conn).get(submission_id)
+
+
+def test_json_post_is_stored_and_queued_before_202(client, redis_conn, queue: Queue) -> None:
+    response = client.post("/v1/forms/contact", json={**PERSON, "utm_source": "google"})
+    assert response.status_code == 202
+    submission_id = response.json["submission_id"]
+    submission = stored(redis_conn, submission_id)
+    assert submission.status is SubmissionStatus.QUEUED
+    assert submission.source == "form:contact"
+    assert submission.lead == {
+        "name": "Ann Lee",
+        "email": "ann@example.com",
+        "phone": "+12015550123",
+        "source": "website",
+        "tags": ["website", "utm_source:google"],
+        "notes": "Attribution:\nutm_source: google",
+    }
+    assert submission.raw["fields"] == {**PERSON, "utm_source": "google"}
+    assert submission.raw["content_type"] == "application/json"
+    assert queue.job_ids == [submission_id]
+    job = Job.fetch(submission_id, connection=redis_conn)
+    assert job.func_name == "workers.deliver.deliver_submission" and job.args == (submission_id,)
+
+
+def test_urlencoded_post_from_script_gets_json(client, redis_conn) -> None:
+    response = client.post("/v1/forms/contact", data={"Full Name": "Ann Lee", "tel": "201 555 0123"})
+    assert response.status_code == 202
+    assert stored(redis_conn, response.json["submission_id"]).lead["phone"] == "+12015550123"
+
+
+def test_multipart_post_with_repeated_fields(client, redis_conn) -> None:
+    data = {"name": "Ann Lee", "email": "ann@example.com", "interests": ["solar", "roofing"]}
+    response = client.post("/v1/forms/contact", data=data, content_type="multipart/form-data")
+    assert response.status_code == 202
+    submission = stored(redis_conn, response.json["submission_id"])
+    assert submission.raw["fields"]["interests"] == ["solar", "roofing"]
+    assert "interests: solar, roofing" in submission.lead["notes"]
+
+
+def test_plain_html_post_is_redirected_to_the_thank_you_page(client, queue) -> None:
+    response = client.post("/v1/forms/contact", data=PERSON, headers=HTML)
+    assert response.status_code == 303
+    assert response.headers["Location"] == "https://example.com/thanks"
+    assert queue.count == 1
+
+
+def test_plain_html_post_without_redirect_url_gets_a_page(client) -> None:
+    response = client.post("/v1/forms/quote", data=PERSON, headers=HTML)
+    assert response.status_code == 202
+    assert response.mimetype == "text/html" and b"Thank you" in response.data
+
+
+def test_invalid_json_submission_is_422_naming_fields(client, queue) -> None:
+    response = client.post("/v1/forms/contact", json={"name": "", "phone": "12"})
+    assert response.status_code == 422
+    assert response.json["errors"] == {"name": ["A name is required."], "phone": ["Not a valid phone number."]}
+    assert queue.count == 0
+
+
+def test_invalid_html_post_gets_a_readable_page(client, queue) -> None:
+    headers = {**HTML, "Referer": "https://example.com/contact"}
+    response = client.post("/v1/forms/contact", data={"name": "Ann", "email": "ann@"}, headers=headers)
+    assert response.status_code == 422
+    assert response.mimetype == "text/html"
+    page = response.get_data(as_text=True)
+    assert "Please check the form" in page and "<strong>email</strong>" in page
+    assert 'href="https://example.com/contact"' in page
+    assert "{" not in page.split("<body>")[1]  # no JSON dump
+    assert queue.count == 0
+
+
+def test_unknown_form_is_404(client) -> None:
+    response = client.post("/v1/forms/nope", json=PERSON)
+    assert response.status_code == 404
+    assert response.json["message"] == "There is no form named 'nope'."
+    assert client.post("/v1/forms/nope", data=PERSON, headers=HTML).mimetype == "text/html"
+
+
+def test_oversized_body_is_413(client, queue) -> None:
+    response = client.post("/v1/forms/contact", json={**PERSON, "message": "x" * 5000})
+    assert response.status_code == 413
+    assert queue.count == 0
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "status", "message"),
+    [
+        ({"data": "{not json", "content_type": "application/json"}, 400, "The body is not valid JSON."),
+        ({"json": ["a", "list"]}, 400, "The JSON body must be an object of form fields."),
+        ({"data": "name=Ann", "content_type": "text/plain"}, 415, None),
+        ({}, 415, None),
+    ],
+)
+def test_unreadable_bodies_are_4xx(client, kwargs, status, message) -> None:
+    response = client.post("/v1/forms/contact", **kwargs)
+    assert response.status_code == status
+    if message:
+        assert response.json["message"] == message
+
+
+def test_wrong_method_is_405_not_500(client) -> None:
+    response = client.get("/v1/forms/contact")
+    assert response.status_code == 405
+    assert "POST" in response.headers["Allow"]
+
+
+def test_honeypot_is_answered_like_success_but_never_delivered(client, redis_conn, queue) -> None:
+    response = client.post("/v1/forms/contact", json={**PERSON, "_gotcha": "https://spam.example"})
+    assert response.status_code == 202
+    submission = stored(redis_conn, response.json["submission_id"])
+    assert submission.status is SubmissionStatus.DISCARDED
+    assert submission.events[-1]["note"] == "honeypot field filled in"
+    assert queue.count == 0
+
+
+def test_redis_down_is_503_so_the_sender_retries(config: Config) -> None:
+    down = Config(**{**config.__dict__, "redis_url": "redis://127.0.0.1:1/0"})
+    app = create_app(down)
+    response = app.test_client().post("/v1/forms/contact", json=PERSON)
+    assert response.status_code == 503
+    assert response.headers["Retry-After"] == "5"
+    assert "try again" in response.json["message"]
+
+
+def test_cors_only_for_the_forms_own_origins(client) -> None:
+    origin = {"Origin": "https://roofs.example"}
+    allowed = client.post("/v1/forms/quote", json=PERSON, headers=origin)
+    assert allowed.status_code == 202
+    assert allowed.headers["Access-Control-Allow-Origin"] == "https://roofs.example"
+    preflight = client.options("/v1/forms/quote", headers={**origin, "Access-Control-Request-Method": "POST"})
+    assert preflight.status_code == 204
+    assert "POST" in preflight.headers["Access-Control-Allow-Methods"]
+    refused = client.post("/v1/forms/quote", json=PERSON, headers={"Origin": "https://evil.example"})
+    assert refused.status_code == 403
+    assert "Access-Control-Allow-Origin" not in refused.headers
+
+
+def test_health_and_readiness(client, config: Config) -> None:
+    assert client.get("/healthz").json == {"status": "ok"}
+    assert client.get("/readyz").status_code == 200
+    down = create_app(Config(**{**config.__dict__, "redis_url": "redis://127.0.0.1:1/0"}))
+    assert down.test_client().get("/readyz").status_code == 503
+
+
+def test_raw_submission_keeps_headers(client, redis_conn) -> None:
+    headers = {"User-Agent": "Mozilla/5.0", "Referer": "https://example.com/contact"}
+    response = client.post("/v1/forms/contact", json=PERSON, headers=headers)
+    raw = stored(redis_conn, response.json["submission_id"]).raw
+    assert raw["headers"]["User-Agent"] == "Mozilla/5.0"
+    assert json.loads(json.dumps(raw))["headers"]["Referer"] == "https://example.com/contact"
