@@ -71,6 +71,48 @@ def dev() -> None:
 
 
 @main.command()
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+@with_config
+def quota(config: Config, as_json: bool) -> None:
+    """Per Rotor account: requests used and left today, reset time, backlog and when it clears."""
+    from datetime import UTC, datetime
+
+    from service.connection import connect
+    from workers.backlog import account_reports
+
+    rows = [r.to_dict() for r in account_reports(connect(config.redis_url), config, datetime.now(UTC))]
+    if as_json:
+        click.echo(json.dumps(rows, indent=2))
+        return
+    columns = ("account", "used", "limit", "remaining", "resets_at", "backlog", "backlog_clears_at", "paused")
+    print_table(columns, rows)
+
+
+@main.group()
+def deferred() -> None:
+    """Deliveries waiting for the Rotor quota to reset."""
+
+
+@deferred.command("run-now")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")
+@with_config
+def deferred_run_now(config: Config, as_json: bool) -> None:
+    """Queue every deferred delivery now (after a quota raise, or when Rotor's day turned early)."""
+    from service.connection import connect
+    from workers.backlog import run_deferred_now
+
+    moved = run_deferred_now(connect(config.redis_url), config)
+    click.echo(json.dumps({"queued": moved}) if as_json else f"queued {moved} deferred deliveries")
+
+
+def print_table(columns: tuple[str, ...], rows: list[dict[str, Any]]) -> None:
+    cells = [[("-" if row[c] is None else str(row[c])) for c in columns] for row in rows]
+    widths = [max([len(c), *(len(r[i]) for r in cells)]) for i, c in enumerate(columns)]
+    for line in [list(columns), *cells]:
+        click.echo("  ".join(value.ljust(width) for value, width in zip(line, widths, strict=True)).rstrip())
+
+
+@main.command()
 @click.argument("submission_id")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
 @with_config

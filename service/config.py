@@ -23,6 +23,19 @@ DEFAULT_META_GRAPH_URL = "https://graph.facebook.com/v21.0"
 DEFAULT_MAX_BODY_BYTES = 64 * 1024
 PRIORITIES = ("low", "medium", "high")
 FORM_KEY_PATTERN = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+RESET_TIME_PATTERN = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$")
+ENV_NAME_PATTERN = re.compile(r"^[A-Z_][A-Z0-9_]*$")
+
+
+@dataclass(frozen=True)
+class AccountConfig:
+    """One Rotor account (one client company): its key and its daily request budget."""
+
+    name: str
+    api_key: str | None
+    daily_limit: int = 1000
+    # Where the key came from, so a missing key can be reported by the variable's name.
+    api_key_env: str = "ROTOR_API_KEY"
 
 
 @dataclass(frozen=True)
@@ -59,16 +72,42 @@ class Config:
     meta_graph_url: str = DEFAULT_META_GRAPH_URL
     google_lead_form_key: str | None = None
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
-    retry_max_attempts: int = 15
+    retry_max_attempts: int = 16
     retry_base_seconds: int = 30
     retry_max_seconds: int = 3 * 3600
+    # Rotor documents no reset time; we assume its day turns at this UTC time (see README, Quota).
+    quota_reset_utc: str = "00:00"
+    ops_reserve_percent: int = 2
+    fresh_reserve_percent: int = 20
+    auth_probe_seconds: int = 300
     forms: Mapping[str, FormConfig] = field(default_factory=dict)
+    accounts: Mapping[str, AccountConfig] = field(default_factory=dict)
+
+    def account(self, name: str) -> AccountConfig:
+        """The named account; ``default`` always exists (ROTOR_API_KEY, ROTOR_DAILY_LIMIT)."""
+        if name in self.accounts:
+            return self.accounts[name]
+        if name == "default":
+            return AccountConfig("default", self.rotor_api_key, self.rotor_daily_limit)
+        raise ConfigError(f"LEADGATE_CONFIG: no account named {name!r}")
+
+    def account_names(self) -> list[str]:
+        return ["default", *(name for name in self.accounts if name != "default")]
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Config:
         """Build the config from ``environ`` (default ``os.environ``) and ``LEADGATE_CONFIG``."""
         env = os.environ if environ is None else environ
         config_path = _text(env, "LEADGATE_CONFIG")
+        document = _load_toml(config_path) if config_path else {}
+        reset = _text(env, "ROTOR_QUOTA_RESET_UTC") or "00:00"
+        if not RESET_TIME_PATTERN.match(reset):
+            raise ConfigError(f"ROTOR_QUOTA_RESET_UTC: {reset!r} is not a time of day as HH:MM (UTC)")
+        accounts = _accounts(document.get("accounts", {}), env)
+        forms = _forms(document.get("forms", {}))
+        for form in forms.values():
+            if form.account != "default" and form.account not in accounts:
+                raise ConfigError(f"LEADGATE_CONFIG: forms.{form.key}.account: no account named {form.account!r}")
         return cls(
             port=_integer(env, "PORT", 8000, minimum=1, maximum=65535),
             redis_url=_url(env, "REDIS_URL", "redis://localhost:6379/0", schemes=("redis", "rediss", "unix")),
@@ -83,26 +122,55 @@ class Config:
             meta_graph_url=_url(env, "META_GRAPH_URL", DEFAULT_META_GRAPH_URL).rstrip("/"),
             google_lead_form_key=_text(env, "GOOGLE_LEAD_FORM_KEY"),
             max_body_bytes=_integer(env, "LEADGATE_MAX_BODY_BYTES", DEFAULT_MAX_BODY_BYTES, minimum=1024),
-            retry_max_attempts=_integer(env, "LEADGATE_RETRY_MAX_ATTEMPTS", 15, minimum=1),
+            retry_max_attempts=_integer(env, "LEADGATE_RETRY_MAX_ATTEMPTS", 16, minimum=1),
             retry_base_seconds=_integer(env, "LEADGATE_RETRY_BASE_SECONDS", 30, minimum=0),
             retry_max_seconds=_integer(env, "LEADGATE_RETRY_MAX_SECONDS", 3 * 3600, minimum=0),
-            forms=load_forms(config_path) if config_path else {},
+            quota_reset_utc=reset,
+            ops_reserve_percent=_integer(env, "ROTOR_OPS_RESERVE_PERCENT", 2, minimum=0, maximum=50),
+            fresh_reserve_percent=_integer(env, "ROTOR_FRESH_RESERVE_PERCENT", 20, minimum=0, maximum=90),
+            auth_probe_seconds=_integer(env, "ROTOR_AUTH_PROBE_SECONDS", 300, minimum=1),
+            forms=forms,
+            accounts=accounts,
         )
 
 
-def load_forms(path: str) -> dict[str, FormConfig]:
-    """Read the ``[forms.*]`` tables of the TOML file at ``path``."""
+def _load_toml(path: str) -> dict[str, Any]:
     try:
         with open(path, "rb") as fh:
-            document = tomllib.load(fh)
+            return tomllib.load(fh)
     except OSError as exc:
         raise ConfigError(f"LEADGATE_CONFIG: cannot read {path}: {exc.strerror}") from exc
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"LEADGATE_CONFIG: {path} is not valid TOML: {exc}") from exc
-    forms = document.get("forms", {})
+
+
+def _forms(forms: Any) -> dict[str, FormConfig]:
     if not isinstance(forms, dict):
         raise ConfigError("LEADGATE_CONFIG: [forms] must be a table of tables")
     return {key: _form(key, table) for key, table in forms.items()}
+
+
+def _accounts(accounts: Any, env: Mapping[str, str]) -> dict[str, AccountConfig]:
+    """``[accounts.<name>]`` tables: ``api_key_env`` names the variable holding the key (secrets stay in
+    the environment), ``daily_limit`` the budget. A missing key is reported when a worker needs it."""
+    if not isinstance(accounts, dict):
+        raise ConfigError("LEADGATE_CONFIG: [accounts] must be a table of tables")
+    result = {}
+    for name, table in accounts.items():
+        where = f"LEADGATE_CONFIG: accounts.{name}"
+        if not FORM_KEY_PATTERN.match(name) or not isinstance(table, dict):
+            raise ConfigError(f"{where}: must be a table named with letters, digits, '-' and '_'")
+        unknown = sorted(set(table) - {"api_key_env", "daily_limit"})
+        if unknown:
+            raise ConfigError(f"{where}.{unknown[0]}: unknown setting (known: api_key_env, daily_limit)")
+        key_env = table.get("api_key_env")
+        if not isinstance(key_env, str) or not ENV_NAME_PATTERN.match(key_env):
+            raise ConfigError(f"{where}.api_key_env must name an environment variable, e.g. \"ACME_ROTOR_KEY\"")
+        limit = table.get("daily_limit", 1000)
+        if not isinstance(limit, int) or isinstance(limit, bool) or limit < 1:
+            raise ConfigError(f"{where}.daily_limit must be a whole number of at least 1")
+        result[name] = AccountConfig(name, _text(env, key_env), limit, api_key_env=key_env)
+    return result
 
 
 def _form(key: str, table: Any) -> FormConfig:

@@ -7,7 +7,8 @@
       InvalidSubmission (422, with ``{field: [message]}``), StoreUnavailable (503).
   * DeliveryError: a Rotor call did not deliver. ``workers.rotor`` is the only place that turns
     HTTP answers and transport failures into these; ``workers.retry`` decides what each means.
-    * RotorUnreachable: connect error, timeout, broken connection (Rotor may have applied it).
+    * RotorUnreachable: timeout or broken connection (Rotor may have applied and counted it).
+      * RotorConnectFailed: the connection was refused; the request never reached Rotor.
     * RotorServerError: 5xx.
     * RotorRejected: 4xx with ``errors[]`` or another permanent 4xx; ``field_errors`` holds them.
     * RotorAuthFailed: 401/403, the key is wrong or lacks a scope.
@@ -86,6 +87,10 @@ class DeliveryError(LeadgateError):
 
 
 class RotorUnreachable(DeliveryError):
+    pass
+
+
+class RotorConnectFailed(RotorUnreachable):
     pass
 
 

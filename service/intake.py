@@ -18,15 +18,10 @@ from rq import Queue
 from service import keys
 from service.config import Config
 from service.errors import StoreUnavailable
+from service.jobs import enqueue_delivery
 from service.submissions import SubmissionStatus, SubmissionStore, new_submission_id
 
 log = logging.getLogger(__name__)
-
-DELIVERY_JOB = "workers.deliver.deliver_submission"
-# One Rotor call with its timeouts takes at most ~13 s; anything past a minute is stuck.
-DELIVERY_JOB_TIMEOUT = 60
-# Finished jobs need not stay in RQ: the submission record keeps the outcome.
-DELIVERY_RESULT_TTL = 3600
 
 
 @dataclass
@@ -75,15 +70,7 @@ class Intake:
                     pipeline=pipe,
                 )  # fmt: skip
                 if status is SubmissionStatus.QUEUED:
-                    self.queue.enqueue_call(
-                        DELIVERY_JOB,
-                        args=(submission_id,),
-                        job_id=submission_id,
-                        timeout=DELIVERY_JOB_TIMEOUT,
-                        result_ttl=DELIVERY_RESULT_TTL,
-                        description=f"deliver {source} submission {submission_id}",
-                        pipeline=pipe,
-                    )
+                    enqueue_delivery(self.queue, submission_id, pipeline=pipe)
                 pipe.execute()
         except redis.RedisError as exc:
             log.error("intake: cannot store a %s submission: %s", source, exc)

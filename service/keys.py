@@ -7,6 +7,8 @@ from __future__ import annotations
 
 PREFIX = "leadgate"
 DELIVERY_QUEUE = "deliveries"
+# Deferred deliveries come back here; workers take fresh leads first (speed-to-lead).
+BACKLOG_QUEUE = "backlog"
 
 
 def submission(submission_id: str) -> str:
@@ -17,3 +19,23 @@ def submission(submission_id: str) -> str:
 def submission_events(submission_id: str) -> str:
     """List: the submission's history, status changes and delivery attempts, oldest first."""
     return f"{PREFIX}:submission:{submission_id}:events"
+
+
+def quota(account: str, window: str) -> str:
+    """Hash: requests spent on ``account`` in the quota window starting ``window``; ``exhausted`` once Rotor says so."""
+    return f"{PREFIX}:quota:{account}:{window}"
+
+
+def account_paused(account: str) -> str:
+    """String: why delivery for ``account`` is paused (Rotor refused its key); absent when running."""
+    return f"{PREFIX}:account:{account}:paused"
+
+
+def account_probe(account: str) -> str:
+    """String with a TTL: held by the one job allowed to try a paused account's key again."""
+    return f"{PREFIX}:account:{account}:probe"
+
+
+def account_deferred(account: str) -> str:
+    """Set: ids of ``account``'s submissions waiting for the quota to reset or the pause to lift."""
+    return f"{PREFIX}:account:{account}:deferred"

@@ -57,13 +57,28 @@ class Submission:
     lead_id: str | None = None
     rotor_result: str | None = None  # "created" or "updated"
     error: str | None = None
-    attempts: int = 0
+    attempts: int = 0  # Rotor calls made
+    failures: int = 0  # transient failures so far, what the retry policy counts
+    deferrals: int = 0
+    deferred_until: str | None = None
+    job_id: str | None = None  # the RQ job that will deliver it next
     events: list[dict[str, Any]] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
         data["status"] = self.status.value
         return data
+
+
+@dataclass(frozen=True)
+class DeliveryState:
+    """The part of a submission a delivery job reads."""
+
+    status: SubmissionStatus
+    account: str
+    lead: dict[str, Any] | None
+    failures: int
+    deferrals: int
 
 
 class SubmissionStore:
@@ -95,6 +110,7 @@ class SubmissionStore:
             "updated_at": at,
             "raw": json.dumps(raw, separators=(",", ":")),
             "attempts": 0,
+            "job_id": submission_id,
         }
         if lead is not None:
             record["lead"] = json.dumps(lead, separators=(",", ":"))
@@ -116,10 +132,14 @@ class SubmissionStore:
         connection.hset(keys.submission(submission_id), mapping={"status": status.value, "updated_at": at, **fields})
         self._log(connection, submission_id, {"at": at, "status": status.value, "note": note})
 
-    def record_attempt(self, submission_id: str, attempt: dict[str, Any], *, pipeline: Pipeline | None = None) -> None:
+    def record_attempt(
+        self, submission_id: str, attempt: dict[str, Any], *, transient: bool = False, pipeline: Pipeline | None = None
+    ) -> None:
         """Append one Rotor call's outcome (http status, error code, message) to the history."""
         connection = pipeline if pipeline is not None else self.connection
         connection.hincrby(keys.submission(submission_id), "attempts", 1)
+        if transient:
+            connection.hincrby(keys.submission(submission_id), "failures", 1)
         self._log(connection, submission_id, {"at": utc_now(), "attempt": attempt})
 
     def get(self, submission_id: str) -> Submission | None:
@@ -143,13 +163,30 @@ class SubmissionStore:
             rotor_result=data.get("rotor_result") or None,
             error=data.get("error") or None,
             attempts=int(data.get("attempts", 0)),
+            failures=int(data.get("failures", 0)),
+            deferrals=int(data.get("deferrals", 0)),
+            deferred_until=data.get("deferred_until") or None,
+            job_id=data.get("job_id") or None,
             events=[json.loads(e) for e in events],
         )
 
-    def delivery_state(self, submission_id: str) -> tuple[dict[str, Any] | None, int]:
-        """The Rotor body and the number of attempts so far: all a delivery reads."""
-        lead, attempts = self.connection.hmget(keys.submission(submission_id), ["lead", "attempts"])
-        return (json.loads(lead) if lead else None), int(attempts or 0)
+    def delivery_state(self, submission_id: str) -> DeliveryState | None:
+        """What a delivery reads, in one round trip; None when the record is gone."""
+        fields = ["status", "account", "lead", "failures", "deferrals"]
+        status, account, lead, failures, deferrals = self.connection.hmget(keys.submission(submission_id), fields)
+        if status is None:
+            return None
+        return DeliveryState(
+            status=SubmissionStatus(status.decode()),
+            account=account.decode() if account else "default",
+            lead=json.loads(lead) if lead else None,
+            failures=int(failures or 0),
+            deferrals=int(deferrals or 0),
+        )
+
+    def replace_lead(self, submission_id: str, lead: dict[str, Any], *, pipeline: Pipeline | None = None) -> None:
+        connection = pipeline if pipeline is not None else self.connection
+        connection.hset(keys.submission(submission_id), "lead", json.dumps(lead, separators=(",", ":")))
 
     @staticmethod
     def _log(connection: Redis | Pipeline, submission_id: str, event: dict[str, Any]) -> None:

@@ -1,17 +1,18 @@
-"""What a delivery job needs besides Redis: config, the Rotor client, the retry policy.
+"""What a delivery job needs besides Redis: config, Rotor clients, budgets, the retry policy.
 
-Built once per worker process and reused by every job it runs, so the HTTP connection pool to
-Rotor stays warm. ``leadgate worker`` installs it at start, after the config has been checked;
-a job run by another RQ worker (``rq worker`` pointed at the same queue) builds it from the
+Built once per worker process and reused by every job it runs, so each account's connection pool
+to Rotor stays warm. ``leadgate worker`` installs it at start, after the config has been checked;
+a job run by another RQ worker (``rq worker`` pointed at the same queues) builds it from the
 environment on first use.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from service.config import Config
 from service.errors import ConfigError
+from workers.quota import Budget
 from workers.retry import RetryPolicy
 from workers.rotor import RotorClient
 
@@ -21,25 +22,40 @@ _installed: DeliveryContext | None = None
 @dataclass
 class DeliveryContext:
     config: Config
-    rotor: RotorClient
     retry_policy: RetryPolicy
+    _clients: dict[str, RotorClient] = field(default_factory=dict)
 
     @classmethod
     def from_config(cls, config: Config) -> DeliveryContext:
-        if not config.rotor_api_key:
-            raise ConfigError("ROTOR_API_KEY: required by the worker (the run command sets the sandbox's key)")
-        return cls(
-            config=config,
-            rotor=RotorClient(config.rotor_base_url, config.rotor_api_key),
-            retry_policy=RetryPolicy(
-                max_attempts=config.retry_max_attempts,
-                base_seconds=config.retry_base_seconds,
-                max_seconds=config.retry_max_seconds,
-            ),
+        for name in config.account_names():
+            account = config.account(name)
+            if not account.api_key:
+                raise ConfigError(
+                    f"{account.api_key_env}: required by the worker for account {name!r}"
+                    " (the run command sets the sandbox's key)"
+                )
+        policy = RetryPolicy(config.retry_max_attempts, config.retry_base_seconds, config.retry_max_seconds)
+        return cls(config=config, retry_policy=policy)
+
+    def rotor(self, account: str) -> RotorClient:
+        """The account's client, created on first use and kept for the life of the process."""
+        if account not in self._clients:
+            api_key = self.config.account(account).api_key
+            assert api_key, "checked in from_config"
+            self._clients[account] = RotorClient(self.config.rotor_base_url, api_key)
+        return self._clients[account]
+
+    def budget(self, account: str) -> Budget:
+        return Budget(
+            self.config.account(account).daily_limit,
+            ops_reserve_percent=self.config.ops_reserve_percent,
+            fresh_reserve_percent=self.config.fresh_reserve_percent,
         )
 
     def close(self) -> None:
-        self.rotor.close()
+        for client in self._clients.values():
+            client.close()
+        self._clients.clear()
 
 
 def install(context: DeliveryContext | None) -> None:

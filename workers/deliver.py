@@ -1,24 +1,33 @@
-"""The delivery job: one submission's lead, upserted into Rotor.
+"""The delivery job: one submission's lead, upserted into Rotor within the account's budget.
 
 ``deliver_submission`` is what RQ runs; it takes only an id and reads everything else from Redis,
-so a job requeued by ``rq requeue`` or rq-dashboard behaves exactly like a first run. A transient
-failure is answered with a returned ``rq.Retry`` (the worker reschedules it through RQ's
-scheduler); a permanent one is raised, which puts the job in RQ's failed registry with Rotor's
-message, after the submission itself has been marked ``failed`` with the same reason.
+so a job requeued by ``rq requeue`` or rq-dashboard behaves exactly like a first run, and a job
+run twice (RQ is at-least-once) finds its submission delivered and spends nothing. Before any
+call it needs the account running (not paused) and one request reserved from the quota; without
+either the submission is deferred to the backlog queue through RQ's scheduler, which uses up no
+retry attempt. After a failed call, ``workers.retry`` decides and this module carries it out.
 """
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from rq import Retry, get_current_job
+from redis import Redis
+from rq import Queue, Retry, get_current_job
 
-from service.errors import DeliveryError
-from service.submissions import SubmissionStatus, SubmissionStore
+from service import keys
+from service.errors import DeliveryError, RotorConnectFailed, RotorServerError, RotorUnreachable
+from service.jobs import enqueue_delivery
+from service.submissions import DeliveryState, SubmissionStatus, SubmissionStore
 from workers import context
+from workers.circuit import AccountCircuit
+from workers.quota import QuotaLedger, RequestKind, Reservation
+from workers.retry import Action
 
 # RQ's own cap on returned retries; the retry policy always stops well before it.
 RQ_RETRY_CAP = 1_000_000
+SETTLED = (SubmissionStatus.DELIVERED, SubmissionStatus.DUPLICATE, SubmissionStatus.DISCARDED)
 
 
 class SubmissionMissing(Exception):
@@ -26,48 +35,102 @@ class SubmissionMissing(Exception):
 
 
 def deliver_submission(submission_id: str) -> str | Retry:
-    """Upsert the submission's lead into Rotor; return the Rotor lead id."""
+    """Upsert the submission's lead into Rotor; return the Rotor lead id, or what happens next."""
     job = get_current_job()
     assert job is not None, "deliver_submission runs inside an RQ worker"
-    store = SubmissionStore(job.connection)
-    ctx = context.current()
-    body, attempts = store.delivery_state(submission_id)
-    if body is None:
-        raise SubmissionMissing(f"submission {submission_id} has no stored lead")
-    attempt = attempts + 1
-    try:
-        result = ctx.rotor.upsert_lead(body)
-    except DeliveryError as error:
-        return _handle_failure(store, submission_id, error, attempt, ctx.retry_policy.retry_delay(error, attempt))
-    outcome = "created" if result.created else "updated"
-    with job.connection.pipeline() as pipe:
-        store.record_attempt(submission_id, {"n": attempt, "http_status": 201 if result.created else 200}, pipeline=pipe)
-        store.set_status(
-            submission_id,
-            SubmissionStatus.DELIVERED,
-            note=f"lead {outcome} in Rotor",
-            lead_id=result.lead_id,
-            rotor_result=outcome,
-            error="",
-            pipeline=pipe,
+    return Delivery(job.connection, context.current(), submission_id).run()
+
+
+class Delivery:
+    """One run of the delivery job for one submission."""
+
+    def __init__(self, connection: Redis, ctx: context.DeliveryContext, submission_id: str) -> None:
+        self.connection = connection
+        self.ctx = ctx
+        self.submission_id = submission_id
+        self.store = SubmissionStore(connection)
+        self.ledger = QuotaLedger(connection, reset_utc=ctx.config.quota_reset_utc)
+        self.circuit = AccountCircuit(connection, probe_seconds=ctx.config.auth_probe_seconds)
+
+    def run(self) -> str | Retry:
+        state = self.store.delivery_state(self.submission_id)
+        if state is None or state.lead is None:
+            raise SubmissionMissing(f"submission {self.submission_id} has no stored lead")
+        if state.status in SETTLED:
+            return f"already {state.status.value}"
+        account = state.account
+        paused = self.circuit.paused_reason(account)
+        if paused and not self.circuit.claim_probe(account):
+            wait = self.circuit.seconds_to_next_probe(account)
+            return self._defer(state, datetime.now(UTC) + timedelta(seconds=wait), f"account paused: {paused}")
+        kind = RequestKind.BACKLOG if state.deferrals else RequestKind.FRESH
+        reservation = self.ledger.reserve(account, self.ctx.budget(account), kind)
+        if not reservation.granted:
+            return self._defer(state, reservation.window.resets_at, "today's Rotor request budget is spent")
+        try:
+            result = self.ctx.rotor(account).upsert_lead(state.lead)
+        except DeliveryError as error:
+            return self._after_failure(state, error, reservation)
+        if paused:
+            self.circuit.resume(account)
+        outcome = "created" if result.created else "updated"
+        with self.connection.pipeline() as pipe:
+            self.store.record_attempt(self.submission_id, {"http_status": 201 if result.created else 200}, pipeline=pipe)
+            self.store.set_status(
+                self.submission_id, SubmissionStatus.DELIVERED, note=f"lead {outcome} in Rotor",
+                lead_id=result.lead_id, rotor_result=outcome, error="", deferred_until="", pipeline=pipe,
+            )  # fmt: skip
+            pipe.srem(keys.account_deferred(account), self.submission_id)
+            pipe.execute()
+        return result.lead_id
+
+    def _after_failure(self, state: DeliveryState, error: DeliveryError, reservation: Reservation) -> str | Retry:
+        if isinstance(error, RotorConnectFailed):
+            self.ledger.refund(state.account, reservation.window)
+        transient = isinstance(error, RotorUnreachable | RotorServerError)
+        decision = self.ctx.retry_policy.decide(
+            error, failures=state.failures + transient, sent_id=bool(state.lead and "id" in state.lead)
         )
-        pipe.execute()
-    return result.lead_id
-
-
-def _handle_failure(
-    store: SubmissionStore, submission_id: str, error: DeliveryError, attempt: int, delay: int | None
-) -> Retry:
-    record: dict[str, Any] = {"n": attempt, "http_status": error.http_status, "error_code": error.error_code}
-    record = {k: v for k, v in record.items() if v is not None} | {"message": error.message}
-    with store.connection.pipeline() as pipe:
-        store.record_attempt(submission_id, record, pipeline=pipe)
-        if delay is None:
-            store.set_status(submission_id, SubmissionStatus.FAILED, note=error.message, error=error.message, pipeline=pipe)
-        else:
-            note = f"attempt {attempt} failed, retrying in {delay}s: {error.message}"
-            store.set_status(submission_id, SubmissionStatus.QUEUED, note=note, error=error.message, pipeline=pipe)
-        pipe.execute()
-    if delay is None:
+        attempt: dict[str, Any] = {"http_status": error.http_status, "error_code": error.error_code}
+        attempt = {k: v for k, v in attempt.items() if v is not None} | {"message": error.message}
+        self.store.record_attempt(self.submission_id, attempt, transient=transient)
+        if decision.action is Action.WAIT_FOR_QUOTA:
+            window = self.ledger.mark_exhausted(state.account)
+            return self._defer(state, window.resets_at, f"Rotor says the quota is spent: {error.message}")
+        if decision.action is Action.PAUSE_ACCOUNT:
+            self.circuit.pause(state.account, error.message)
+            until = datetime.now(UTC) + timedelta(seconds=self.circuit.probe_seconds)
+            return self._defer(state, until, f"account paused: {error.message}")
+        if decision.action is Action.RETRY_WITHOUT_ID:
+            lead = {k: v for k, v in (state.lead or {}).items() if k != "id"}
+            self.store.replace_lead(self.submission_id, lead)
+            self.store.set_status(self.submission_id, SubmissionStatus.QUEUED, note="Rotor lost the lead id; upserting without it")
+            return Retry(max=RQ_RETRY_CAP, interval=0)
+        if decision.action is Action.RETRY:
+            note = f"retrying in {decision.delay}s: {error.message}"
+            self.store.set_status(self.submission_id, SubmissionStatus.QUEUED, note=note, error=error.message)
+            return Retry(max=RQ_RETRY_CAP, interval=decision.delay)
+        with self.connection.pipeline() as pipe:
+            self.store.set_status(
+                self.submission_id, SubmissionStatus.FAILED, note=error.message, error=error.message, pipeline=pipe
+            )
+            pipe.srem(keys.account_deferred(state.account), self.submission_id)
+            pipe.execute()
         raise error
-    return Retry(max=RQ_RETRY_CAP, interval=delay)
+
+    def _defer(self, state: DeliveryState, until: datetime, reason: str) -> str:
+        """Schedule a new run on the backlog queue at ``until``; fresh leads are served first."""
+        deferrals = state.deferrals + 1
+        job_id = f"{self.submission_id}-{deferrals}"
+        backlog = Queue(keys.BACKLOG_QUEUE, connection=self.connection)
+        at = until.isoformat(timespec="seconds")
+        with self.connection.pipeline() as pipe:
+            pipe.multi()
+            enqueue_delivery(backlog, self.submission_id, job_id=job_id, at=until, pipeline=pipe)
+            self.store.set_status(
+                self.submission_id, SubmissionStatus.DEFERRED, note=f"{reason}; runs at {at}",
+                deferred_until=at, deferrals=deferrals, job_id=job_id, pipeline=pipe,
+            )  # fmt: skip
+            pipe.sadd(keys.account_deferred(state.account), self.submission_id)
+            pipe.execute()
+        return f"deferred until {at}"

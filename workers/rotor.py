@@ -17,6 +17,7 @@ import httpx
 from service.errors import (
     DeliveryError,
     RotorAuthFailed,
+    RotorConnectFailed,
     RotorNotFound,
     RotorQuotaExceeded,
     RotorRejected,
@@ -83,6 +84,8 @@ def _translate_transport_errors() -> Iterator[None]:
     except httpx.TimeoutException as exc:
         # A read timeout may hide an upsert Rotor applied; the retry is an upsert, so it stays one lead.
         raise RotorUnreachable(f"Rotor did not answer in time ({type(exc).__name__})") from exc
+    except httpx.ConnectError as exc:
+        raise RotorConnectFailed(f"cannot reach Rotor: ConnectError: {exc}") from exc
     except httpx.TransportError as exc:
         raise RotorUnreachable(f"cannot reach Rotor: {type(exc).__name__}: {exc}") from exc
 

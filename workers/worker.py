@@ -26,7 +26,9 @@ def run_worker(config: Config, *, burst: bool = False, name: str | None = None) 
     delivery = context.DeliveryContext.from_config(config)
     context.install(delivery)
     connection = connect(config.redis_url)
-    worker = SimpleWorker([Queue(keys.DELIVERY_QUEUE, connection=connection)], connection=connection, name=name)
+    # Queue order is priority order: fresh leads before the deferred backlog (speed-to-lead).
+    queues = [Queue(name, connection=connection) for name in (keys.DELIVERY_QUEUE, keys.BACKLOG_QUEUE)]
+    worker = SimpleWorker(queues, connection=connection, name=name)
     log.info("worker: delivering to %s", config.rotor_base_url)
     try:
         return worker.work(burst=burst, with_scheduler=True, logging_level="INFO")
