@@ -80,6 +80,8 @@ class Config:
     ops_reserve_percent: int = 2
     fresh_reserve_percent: int = 20
     auth_probe_seconds: int = 300
+    # How long an identical submission counts as a duplicate (content fingerprint, delivered snapshot).
+    dedup_window_seconds: int = 24 * 3600
     forms: Mapping[str, FormConfig] = field(default_factory=dict)
     accounts: Mapping[str, AccountConfig] = field(default_factory=dict)
 
@@ -129,6 +131,7 @@ class Config:
             ops_reserve_percent=_integer(env, "ROTOR_OPS_RESERVE_PERCENT", 2, minimum=0, maximum=50),
             fresh_reserve_percent=_integer(env, "ROTOR_FRESH_RESERVE_PERCENT", 20, minimum=0, maximum=90),
             auth_probe_seconds=_integer(env, "ROTOR_AUTH_PROBE_SECONDS", 300, minimum=1),
+            dedup_window_seconds=_integer(env, "LEADGATE_DEDUP_WINDOW_SECONDS", 24 * 3600, minimum=0),
             forms=forms,
             accounts=accounts,
         )

@@ -18,10 +18,14 @@ from rq import Queue
 from service import keys
 from service.config import Config
 from service.errors import StoreUnavailable
+from service.identity import PersonIndex, fingerprint
 from service.jobs import enqueue_delivery
 from service.submissions import SubmissionStatus, SubmissionStore, new_submission_id
 
 log = logging.getLogger(__name__)
+
+# Platforms redeliver for up to 72 h (TikTok; Meta 36 h); a week covers them all.
+PLATFORM_ID_TTL_SECONDS = 7 * 24 * 3600
 
 
 @dataclass
@@ -32,6 +36,7 @@ class Intake:
     connection: redis.Redis
     queue: Queue
     submissions: SubmissionStore
+    people: PersonIndex
     form_schemas: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
@@ -41,11 +46,31 @@ class Intake:
             connection=connection,
             queue=Queue(keys.DELIVERY_QUEUE, connection=connection),
             submissions=SubmissionStore(connection),
+            people=PersonIndex(connection),
         )
 
-    def accept(self, *, source: str, raw: dict[str, Any], lead: dict[str, Any], account: str = "default") -> str:
-        """Store the submission and enqueue its delivery; return its id."""
-        return self._store(source=source, raw=raw, lead=lead, account=account, status=SubmissionStatus.QUEUED)
+    def accept(
+        self,
+        *,
+        source: str,
+        raw: dict[str, Any],
+        lead: dict[str, Any],
+        account: str = "default",
+        platform_id: str | None = None,
+    ) -> str:
+        """Store the submission and enqueue its delivery; return its id.
+
+        A redelivery (same ``platform_id`` from the same source, or for sources without one the
+        same normalised content within the dedup window) is stored as ``duplicate`` of the first
+        and gets no job.
+        """
+        if platform_id is not None:
+            idempotency = (keys.idempotency(source, platform_id), PLATFORM_ID_TTL_SECONDS)
+        else:
+            idempotency = (keys.idempotency(source, fingerprint(lead)), self.config.dedup_window_seconds)
+        return self._store(
+            source=source, raw=raw, lead=lead, account=account, status=SubmissionStatus.QUEUED, idempotency=idempotency
+        )
 
     def discard(self, *, source: str, raw: dict[str, Any], reason: str) -> str:
         """Keep a submission that will not be delivered (a bot caught by the honeypot), for the record."""
@@ -60,19 +85,44 @@ class Intake:
         status: SubmissionStatus,
         account: str = "default",
         note: str | None = None,
+        idempotency: tuple[str, int] | None = None,
     ) -> str:
         submission_id = new_submission_id()
+        record = {"source": source, "raw": raw, "lead": lead, "account": account}
         try:
             with self.connection.pipeline(transaction=True) as pipe:
-                pipe.multi()  # explicit, as RQ's enqueue expects of a caller's pipeline
-                self.submissions.create(
-                    submission_id, source=source, raw=raw, lead=lead, account=account, status=status, note=note,
-                    pipeline=pipe,
-                )  # fmt: skip
-                if status is SubmissionStatus.QUEUED:
-                    enqueue_delivery(self.queue, submission_id, pipeline=pipe)
-                pipe.execute()
+                while True:
+                    try:
+                        first = None
+                        if idempotency is not None:
+                            # WATCH makes "is it new?" and "store it" one atomic step: a concurrent
+                            # redelivery either sees our key or makes our EXEC fail and loops.
+                            pipe.watch(idempotency[0])
+                            first = pipe.get(idempotency[0])
+                        if first is not None:
+                            pipe.multi()
+                            self.submissions.create(
+                                submission_id, **record, status=SubmissionStatus.DUPLICATE,
+                                duplicate_of=first.decode(), note=f"redelivery of {first.decode()}", pipeline=pipe,
+                            )  # fmt: skip
+                            pipe.execute()
+                            return submission_id
+                        queued = status is SubmissionStatus.QUEUED
+                        person = self.people.resolve(account, lead) if queued and lead else None
+                        pipe.multi()
+                        if idempotency is not None:
+                            pipe.set(idempotency[0], submission_id, ex=idempotency[1])
+                        self.submissions.create(
+                            submission_id, **record, status=status, person=person, note=note, pipeline=pipe
+                        )
+                        if queued:
+                            if person is not None:
+                                pipe.rpush(keys.person_pending(person), submission_id)
+                            enqueue_delivery(self.queue, submission_id, pipeline=pipe)
+                        pipe.execute()
+                        return submission_id
+                    except redis.WatchError:
+                        continue
         except redis.RedisError as exc:
             log.error("intake: cannot store a %s submission: %s", source, exc)
             raise StoreUnavailable("Cannot store the submission right now; please try again shortly.") from exc
-        return submission_id

@@ -39,3 +39,33 @@ def account_probe(account: str) -> str:
 def account_deferred(account: str) -> str:
     """Set: ids of ``account``'s submissions waiting for the quota to reset or the pause to lift."""
     return f"{PREFIX}:account:{account}:deferred"
+
+
+def identity(account: str, kind: str, value: str) -> str:
+    """String: the person id a normalised phone or email belongs to, within one Rotor account."""
+    return f"{PREFIX}:identity:{account}:{kind}:{value}"
+
+
+def idempotency(source: str, key: str) -> str:
+    """String with a TTL: the first submission that carried this platform id or content fingerprint."""
+    return f"{PREFIX}:idempotency:{source}:{key}"
+
+
+def person(person_id: str) -> str:
+    """Hash: what Rotor was last sent for this person (``delivered``, ``delivered_by``) and its ``lead_id``."""
+    return f"{PREFIX}:person:{person_id}"
+
+
+def person_pending(person_id: str) -> str:
+    """List (also built by ``service.identity.RESOLVE_SCRIPT``): ids of the person's submissions not yet settled, merged into one upsert when delivered."""
+    return f"{PREFIX}:person:{person_id}:pending"
+
+
+def person_folded_into(person_id: str) -> str:
+    """String: the person this one turned out to be (one submission linked their phone and email)."""
+    return f"{PREFIX}:person:{person_id}:folded_into"
+
+
+def person_lock(person_id: str) -> str:
+    """String with a TTL: held by the one worker delivering this person right now."""
+    return f"{PREFIX}:person:{person_id}:lock"

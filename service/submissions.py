@@ -62,6 +62,9 @@ class Submission:
     deferrals: int = 0
     deferred_until: str | None = None
     job_id: str | None = None  # the RQ job that will deliver it next
+    person: str | None = None  # who it is (service.identity); its pending submissions merge into one upsert
+    merged_into: str | None = None  # the submission whose upsert delivered this one too
+    duplicate_of: str | None = None  # the submission that already carried everything this one says
     events: list[dict[str, Any]] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
@@ -79,6 +82,28 @@ class DeliveryState:
     lead: dict[str, Any] | None
     failures: int
     deferrals: int
+    person: str | None
+    source: str
+    received_at: str
+
+
+    FIELDS = ("status", "account", "lead", "failures", "deferrals", "person", "source", "received_at")
+
+    @classmethod
+    def from_row(cls, row: list[bytes | None]) -> DeliveryState | None:
+        status, account, lead, failures, deferrals, person, source, received_at = row
+        if status is None:
+            return None
+        return cls(
+            status=SubmissionStatus(status.decode()),
+            account=account.decode() if account else "default",
+            lead=json.loads(lead) if lead else None,
+            failures=int(failures or 0),
+            deferrals=int(deferrals or 0),
+            person=person.decode() if person else None,
+            source=source.decode() if source else "",
+            received_at=received_at.decode() if received_at else "",
+        )
 
 
 class SubmissionStore:
@@ -97,6 +122,8 @@ class SubmissionStore:
         status: SubmissionStatus,
         account: str = "default",
         note: str | None = None,
+        person: str | None = None,
+        duplicate_of: str | None = None,
         pipeline: Pipeline | None = None,
     ) -> None:
         connection = pipeline if pipeline is not None else self.connection
@@ -114,6 +141,10 @@ class SubmissionStore:
         }
         if lead is not None:
             record["lead"] = json.dumps(lead, separators=(",", ":"))
+        if person is not None:
+            record["person"] = person
+        if duplicate_of is not None:
+            record["duplicate_of"] = duplicate_of
         connection.hset(keys.submission(submission_id), mapping=record)
         self._log(connection, submission_id, {"at": at, "status": status.value, "note": note})
 
@@ -167,22 +198,23 @@ class SubmissionStore:
             deferrals=int(data.get("deferrals", 0)),
             deferred_until=data.get("deferred_until") or None,
             job_id=data.get("job_id") or None,
+            person=data.get("person") or None,
+            merged_into=data.get("merged_into") or None,
+            duplicate_of=data.get("duplicate_of") or None,
             events=[json.loads(e) for e in events],
         )
 
     def delivery_state(self, submission_id: str) -> DeliveryState | None:
         """What a delivery reads, in one round trip; None when the record is gone."""
-        fields = ["status", "account", "lead", "failures", "deferrals"]
-        status, account, lead, failures, deferrals = self.connection.hmget(keys.submission(submission_id), fields)
-        if status is None:
-            return None
-        return DeliveryState(
-            status=SubmissionStatus(status.decode()),
-            account=account.decode() if account else "default",
-            lead=json.loads(lead) if lead else None,
-            failures=int(failures or 0),
-            deferrals=int(deferrals or 0),
-        )
+        return self.delivery_states([submission_id])[0]
+
+    def delivery_states(self, submission_ids: list[str]) -> list[DeliveryState | None]:
+        """``delivery_state`` for several submissions (a person's pending ones), in one round trip."""
+        with self.connection.pipeline(transaction=False) as pipe:
+            for submission_id in submission_ids:
+                pipe.hmget(keys.submission(submission_id), list(DeliveryState.FIELDS))
+            rows = pipe.execute()
+        return [DeliveryState.from_row(row) for row in rows]
 
     def replace_lead(self, submission_id: str, lead: dict[str, Any], *, pipeline: Pipeline | None = None) -> None:
         connection = pipeline if pipeline is not None else self.connection

@@ -3,8 +3,10 @@ Rotor sandbox over real HTTP, and a clean Redis database and sandbox state for e
 
 from __future__ import annotations
 
+import os
 import socket
 import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -25,6 +27,7 @@ from workers import context
 from workers.worker import run_worker
 
 ADMIN_TOKEN = "test-admin-token"
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def free_port() -> int:
@@ -157,3 +160,67 @@ def deliver(config: Config):
 @pytest.fixture
 def queue(redis_conn: redis.Redis) -> Queue:
     return Queue(keys.DELIVERY_QUEUE, connection=redis_conn)
+
+
+def wait_for(condition, timeout: float = 15.0):
+    """Poll ``condition`` until it returns something truthy (HTTP errors count as not yet)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            result = condition()
+            if result:
+                return result
+        except httpx.HTTPError:
+            pass
+        if time.monotonic() > deadline:
+            raise AssertionError("condition not met in time")
+        time.sleep(0.05)
+
+
+class Processes:
+    """The service's real processes (gunicorn web, ``leadgate worker``) for one test."""
+
+    def __init__(self, env: dict[str, str]) -> None:
+        self.env = env
+        self.running: list[subprocess.Popen] = []
+
+    def start(self, *command: str) -> subprocess.Popen:
+        process = subprocess.Popen(list(command), env=self.env, cwd=ROOT, stdout=subprocess.DEVNULL,
+                                   stderr=subprocess.DEVNULL)  # fmt: skip
+        self.running.append(process)
+        return process
+
+    def web(self) -> str:
+        port = free_port()
+        self.env["PORT"] = str(port)
+        self.start(sys.executable, "-m", "gunicorn", "-c", "python:service.gunicorn_conf", "service.app:create_app()")
+        url = f"http://127.0.0.1:{port}"
+        wait_for(lambda: httpx.get(f"{url}/readyz").status_code == 200)
+        return url
+
+    def worker(self, *options: str) -> subprocess.Popen:
+        return self.start(sys.executable, "-m", "service", "worker", *options)
+
+    def stop(self) -> None:
+        for process in self.running:
+            if process.poll() is None:
+                process.terminate()
+            process.wait(timeout=30)
+
+
+@pytest.fixture
+def processes(redis_url: str, sandbox: Sandbox, redis_conn, tmp_path) -> Iterator[Processes]:
+    config_file = tmp_path / "leadgate.toml"
+    config_file.write_text('[forms.contact]\ntags = ["website"]\n[forms.quote]\ntags = ["website", "quote"]\n')
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(ROOT),
+        "REDIS_URL": redis_url,
+        "ROTOR_BASE_URL": sandbox.url,
+        "ROTOR_API_KEY": SANDBOX_API_KEY,
+        "LEADGATE_CONFIG": str(config_file),
+        "LEADGATE_ADMIN_TOKEN": ADMIN_TOKEN,
+    }
+    running = Processes(env)
+    yield running
+    running.stop()

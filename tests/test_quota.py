@@ -3,17 +3,12 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 import time
-from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 from rq import Queue
 
-from sandbox import SANDBOX_API_KEY
 from service import keys
 from service.cli import main
 from service.config import Config
@@ -22,7 +17,6 @@ from workers.backlog import run_deferred_now
 from workers.circuit import AccountCircuit
 from workers.quota import QuotaLedger
 
-ROOT = Path(__file__).resolve().parent.parent
 SMALL = {"rotor_daily_limit": 20, "ops_reserve_percent": 0}
 
 
@@ -78,21 +72,10 @@ def test_one_rate_limit_answer_stops_the_account_for_the_day(client, deliver, re
     assert limited.status is SubmissionStatus.DEFERRED and limited.failures == 0
 
 
-def test_worker_processes_racing_for_the_last_requests_never_overspend(
-    client, redis_url, redis_conn, sandbox, config
-) -> None:
+def test_worker_processes_racing_for_the_last_requests_never_overspend(client, redis_conn, sandbox, processes):
     ids = submit_people(client, 40)
-    env = {
-        **os.environ,
-        "PYTHONPATH": str(ROOT),
-        "REDIS_URL": redis_url,
-        "ROTOR_BASE_URL": sandbox.url,
-        "ROTOR_API_KEY": SANDBOX_API_KEY,
-        "ROTOR_DAILY_LIMIT": "10",
-        "ROTOR_OPS_RESERVE_PERCENT": "0",
-    }
-    command = [sys.executable, "-m", "service", "worker", "--burst"]
-    workers = [subprocess.Popen(command, env=env, cwd=ROOT, stderr=subprocess.DEVNULL) for _ in range(4)]
+    processes.env.update(ROTOR_DAILY_LIMIT="10", ROTOR_OPS_RESERVE_PERCENT="0")
+    workers = [processes.worker("--burst") for _ in range(4)]
     for worker in workers:
         assert worker.wait(timeout=120) == 0
     assert sandbox.stats()["requests_total"] == 10

@@ -1,15 +1,20 @@
-"""The delivery job: one submission's lead, upserted into Rotor within the account's budget.
+"""The delivery job: a person's waiting submissions, merged into one upsert within the account's budget.
 
 ``deliver_submission`` is what RQ runs; it takes only an id and reads everything else from Redis,
 so a job requeued by ``rq requeue`` or rq-dashboard behaves exactly like a first run, and a job
-run twice (RQ is at-least-once) finds its submission delivered and spends nothing. Before any
-call it needs the account running (not paused) and one request reserved from the quota; without
-either the submission is deferred to the backlog queue through RQ's scheduler, which uses up no
-retry attempt. After a failed call, ``workers.retry`` decides and this module carries it out.
+run twice (RQ is at-least-once) finds its submission settled and spends nothing.
+
+Under the person's lock (``workers.people``) the job gathers every waiting submission of that
+person, merges them (``workers.merge``) and either finds Rotor already has all of it (``duplicate``,
+no request) or sends one upsert, carrying the Rotor lead id once known. Before the call it needs
+the account running (not paused) and one request reserved from the quota; without either the
+submission is deferred to the backlog queue through RQ's scheduler, using up no retry attempt.
+After a failed call, ``workers.retry`` decides and this module carries it out.
 """
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -22,11 +27,16 @@ from service.jobs import enqueue_delivery
 from service.submissions import DeliveryState, SubmissionStatus, SubmissionStore
 from workers import context
 from workers.circuit import AccountCircuit
+from workers.merge import is_covered, merge
+from workers.people import Member, People, Person
 from workers.quota import QuotaLedger, RequestKind, Reservation
 from workers.retry import Action
+from workers.rotor import UpsertResult
 
 # RQ's own cap on returned retries; the retry policy always stops well before it.
 RQ_RETRY_CAP = 1_000_000
+# When another worker holds the person for longer than we wait, come back shortly.
+LOCK_BUSY_RETRY_SECONDS = 2
 SETTLED = (SubmissionStatus.DELIVERED, SubmissionStatus.DUPLICATE, SubmissionStatus.DISCARDED)
 
 
@@ -35,7 +45,7 @@ class SubmissionMissing(Exception):
 
 
 def deliver_submission(submission_id: str) -> str | Retry:
-    """Upsert the submission's lead into Rotor; return the Rotor lead id, or what happens next."""
+    """Deliver the submission (and its person's other waiting ones); return the Rotor lead id or what is next."""
     job = get_current_job()
     assert job is not None, "deliver_submission runs inside an RQ worker"
     return Delivery(job.connection, context.current(), submission_id).run()
@@ -49,15 +59,40 @@ class Delivery:
         self.ctx = ctx
         self.submission_id = submission_id
         self.store = SubmissionStore(connection)
+        self.people = People(connection, self.store)
         self.ledger = QuotaLedger(connection, reset_utc=ctx.config.quota_reset_utc)
         self.circuit = AccountCircuit(connection, probe_seconds=ctx.config.auth_probe_seconds)
 
     def run(self) -> str | Retry:
+        state = self._state()
+        if state.status in SETTLED or state.person is None:
+            return self._deliver(state, [Member(self.submission_id, state)], Person(""))
+        person_id = self.people.current_id(state.person)
+        with self.people.locked(person_id) as held:
+            if not held:
+                return Retry(max=RQ_RETRY_CAP, interval=LOCK_BUSY_RETRY_SECONDS)
+            state = replace(self._state(), person=person_id)  # another worker may have delivered it meanwhile
+            members = self.people.members(person_id, self.submission_id, state)
+            return self._deliver(state, members, self.people.get(person_id, window_seconds=self.window))
+
+    @property
+    def window(self) -> int:
+        return self.ctx.config.dedup_window_seconds
+
+    def _state(self) -> DeliveryState:
         state = self.store.delivery_state(self.submission_id)
         if state is None or state.lead is None:
             raise SubmissionMissing(f"submission {self.submission_id} has no stored lead")
+        return state
+
+    def _deliver(self, state: DeliveryState, members: list[Member], person: Person) -> str | Retry:
         if state.status in SETTLED:
             return f"already {state.status.value}"
+        body = merge([member.piece for member in members])
+        if person.delivered and is_covered(body, person.delivered):
+            return self._settle_as_duplicates(members, person)
+        if person.lead_id and "id" not in body:
+            body = {"id": person.lead_id, **body}
         account = state.account
         paused = self.circuit.paused_reason(account)
         if paused and not self.circuit.claim_probe(account):
@@ -68,29 +103,55 @@ class Delivery:
         if not reservation.granted:
             return self._defer(state, reservation.window.resets_at, "today's Rotor request budget is spent")
         try:
-            result = self.ctx.rotor(account).upsert_lead(state.lead)
+            result = self.ctx.rotor(account).upsert_lead(body)
         except DeliveryError as error:
-            return self._after_failure(state, error, reservation)
+            return self._after_failure(state, members, error, reservation, sent_id="id" in body)
         if paused:
             self.circuit.resume(account)
-        outcome = "created" if result.created else "updated"
-        with self.connection.pipeline() as pipe:
-            self.store.record_attempt(self.submission_id, {"http_status": 201 if result.created else 200}, pipeline=pipe)
-            self.store.set_status(
-                self.submission_id, SubmissionStatus.DELIVERED, note=f"lead {outcome} in Rotor",
-                lead_id=result.lead_id, rotor_result=outcome, error="", deferred_until="", pipeline=pipe,
-            )  # fmt: skip
-            pipe.srem(keys.account_deferred(account), self.submission_id)
-            pipe.execute()
+        self._settle_as_delivered(state, members, person, body, result)
         return result.lead_id
 
-    def _after_failure(self, state: DeliveryState, error: DeliveryError, reservation: Reservation) -> str | Retry:
+    def _settle_as_delivered(
+        self, state: DeliveryState, members: list[Member], person: Person, body: dict, result: UpsertResult
+    ) -> None:
+        outcome = "created" if result.created else "updated"
+        ids = [member.submission_id for member in members]
+        with self.connection.pipeline() as pipe:
+            self.store.record_attempt(self.submission_id, {"http_status": 201 if result.created else 200}, pipeline=pipe)
+            for submission_id in ids:
+                merged = {"merged_into": self.submission_id} if submission_id != self.submission_id else {}
+                note = f"lead {outcome} in Rotor" + (f" by {self.submission_id}'s upsert" if merged else "")
+                self.store.set_status(
+                    submission_id, SubmissionStatus.DELIVERED, note=note, lead_id=result.lead_id,
+                    rotor_result=outcome, error="", deferred_until="", pipeline=pipe, **merged,
+                )  # fmt: skip
+            if state.person is not None:
+                self.people.remember_delivery(person, result.lead_id, body, self.submission_id, pipeline=pipe)
+            self.people.settle(state.person, ids, pipeline=pipe)
+            pipe.srem(keys.account_deferred(state.account), *ids)
+            pipe.execute()
+
+    def _settle_as_duplicates(self, members: list[Member], person: Person) -> str:
+        ids = [member.submission_id for member in members]
+        with self.connection.pipeline() as pipe:
+            for submission_id in ids:
+                self.store.set_status(
+                    submission_id, SubmissionStatus.DUPLICATE, note=f"Rotor already has all of it from {person.delivered_by}",
+                    duplicate_of=person.delivered_by or "", lead_id=person.lead_id or "", deferred_until="", pipeline=pipe,
+                )  # fmt: skip
+            self.people.settle(person.id, ids, pipeline=pipe)
+            pipe.srem(keys.account_deferred(members[0].state.account), *ids)
+            pipe.execute()
+        return f"duplicate of {person.delivered_by}"
+
+    def _after_failure(
+        self, state: DeliveryState, members: list[Member], error: DeliveryError, reservation: Reservation,
+        *, sent_id: bool,
+    ) -> str | Retry:  # fmt: skip
         if isinstance(error, RotorConnectFailed):
             self.ledger.refund(state.account, reservation.window)
         transient = isinstance(error, RotorUnreachable | RotorServerError)
-        decision = self.ctx.retry_policy.decide(
-            error, failures=state.failures + transient, sent_id=bool(state.lead and "id" in state.lead)
-        )
+        decision = self.ctx.retry_policy.decide(error, failures=state.failures + transient, sent_id=sent_id)
         attempt: dict[str, Any] = {"http_status": error.http_status, "error_code": error.error_code}
         attempt = {k: v for k, v in attempt.items() if v is not None} | {"message": error.message}
         self.store.record_attempt(self.submission_id, attempt, transient=transient)
@@ -102,9 +163,14 @@ class Delivery:
             until = datetime.now(UTC) + timedelta(seconds=self.circuit.probe_seconds)
             return self._defer(state, until, f"account paused: {error.message}")
         if decision.action is Action.RETRY_WITHOUT_ID:
-            lead = {k: v for k, v in (state.lead or {}).items() if k != "id"}
-            self.store.replace_lead(self.submission_id, lead)
-            self.store.set_status(self.submission_id, SubmissionStatus.QUEUED, note="Rotor lost the lead id; upserting without it")
+            if state.person is not None:
+                self.people.forget_lead_id(state.person)
+            for member in members:
+                if "id" in (member.state.lead or {}):
+                    lead = {k: v for k, v in (member.state.lead or {}).items() if k != "id"}
+                    self.store.replace_lead(member.submission_id, lead)
+            note = "Rotor no longer has the lead id; upserting without it"
+            self.store.set_status(self.submission_id, SubmissionStatus.QUEUED, note=note)
             return Retry(max=RQ_RETRY_CAP, interval=0)
         if decision.action is Action.RETRY:
             note = f"retrying in {decision.delay}s: {error.message}"
@@ -114,6 +180,7 @@ class Delivery:
             self.store.set_status(
                 self.submission_id, SubmissionStatus.FAILED, note=error.message, error=error.message, pipeline=pipe
             )
+            self.people.settle(state.person, [self.submission_id], pipeline=pipe)
             pipe.srem(keys.account_deferred(state.account), self.submission_id)
             pipe.execute()
         raise error

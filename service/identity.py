@@ -1,0 +1,75 @@
+"""Who a lead is: identity keys, person ids, and fingerprints for idempotency.
+
+A person is linked by either key: the E.164 phone or the normalised email, within one Rotor
+account (two client companies never share people). A submission whose phone belongs to one known
+person and email to another proves they are one: the email's person is folded into the phone's
+(Rotor's upsert matches the phone first too, destinations.md §1.3). Its waiting submissions join
+the phone's person, it adopts the Rotor lead id if the phone's person has none, and the folded id
+points at the survivor for any job still holding it. If both already had a Rotor lead, those are
+two leads in Rotor and stay so: Rotor has no merge, and the phone's lead receives later updates.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import secrets
+from collections.abc import Mapping
+from typing import Any
+
+from redis import Redis
+
+from service import keys
+
+IDENTITY_TTL_SECONDS = 180 * 24 * 3600  # refreshed on every submission of the person
+
+# KEYS: the identity keys present (phone first); ARGV[1] a new person id, ARGV[2] the TTL, ARGV[3] the
+# key prefix of persons. Returns the person id. Key names are built here from ARGV[3] for the fold only.
+RESOLVE_SCRIPT = """
+local person = nil
+local known = {}
+for i, key in ipairs(KEYS) do
+  known[i] = redis.call('GET', key)
+  if known[i] and not person then person = known[i] end
+end
+person = person or ARGV[1]
+for _ = 1, 10 do
+  local folded = redis.call('GET', ARGV[3] .. person .. ':folded_into')
+  if not folded then break end
+  person = folded
+end
+for i, key in ipairs(KEYS) do
+  local other = known[i]
+  if other and other ~= person then
+    local from, into = ARGV[3] .. other, ARGV[3] .. person
+    local waiting = redis.call('LRANGE', from .. ':pending', 0, -1)
+    if #waiting > 0 then redis.call('RPUSH', into .. ':pending', unpack(waiting)) end
+    redis.call('DEL', from .. ':pending')
+    local lead_id = redis.call('HGET', from, 'lead_id')
+    if lead_id then redis.call('HSETNX', into, 'lead_id', lead_id) end
+    redis.call('SET', from .. ':folded_into', person, 'EX', ARGV[2])
+  end
+  redis.call('SET', key, person, 'EX', ARGV[2])
+end
+return person
+"""
+
+
+class PersonIndex:
+    def __init__(self, connection: Redis) -> None:
+        self._resolve = connection.register_script(RESOLVE_SCRIPT)
+
+    def resolve(self, account: str, lead: Mapping[str, Any]) -> str | None:
+        """The person id for ``lead``'s phone or email, created if neither is known; None without either."""
+        identity_keys = [keys.identity(account, kind, lead[kind]) for kind in ("phone", "email") if lead.get(kind)]
+        if not identity_keys:
+            return None
+        prefix = keys.person("")
+        person = self._resolve(keys=identity_keys, args=[secrets.token_hex(8), IDENTITY_TTL_SECONDS, prefix])
+        return person.decode() if isinstance(person, bytes) else str(person)
+
+
+def fingerprint(lead: Mapping[str, Any]) -> str:
+    """A stable hash of a normalised lead: the same content submitted twice has the same one."""
+    canonical = json.dumps(lead, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(canonical.encode()).hexdigest()[:32]

@@ -1,0 +1,122 @@
+"""One person is one Rotor lead and, ideally, one request: idempotency, coalescing, the lead-id map."""
+
+from __future__ import annotations
+
+import random
+from concurrent.futures import ThreadPoolExecutor
+
+import httpx
+
+from service.submissions import SubmissionStatus, SubmissionStore
+from tests.conftest import wait_for
+
+ANN = {"name": "Ann Lee", "phone": "(201) 555-0123", "email": "ann@example.com"}
+
+
+def post(client, form: str = "contact", **fields) -> str:
+    response = client.post(f"/v1/forms/{form}", json=fields)
+    assert response.status_code == 202, response.json
+    return response.json["submission_id"]
+
+
+def test_the_same_content_twice_is_a_duplicate_with_no_job(client, redis_conn, queue) -> None:
+    first = post(client, **ANN)
+    again = post(client, **{**ANN, "phone": "+1 201-555-0123", "email": "ANN@example.com"})  # same once normalised
+    record = SubmissionStore(redis_conn).get(again)
+    assert record.status is SubmissionStatus.DUPLICATE and record.duplicate_of == first
+    assert queue.job_ids == [first]
+
+
+def test_waiting_submissions_of_one_person_become_one_request(client, deliver, redis_conn, sandbox) -> None:
+    ids = [
+        post(client, name="Ann", phone="2015550123", message="Roof leak"),
+        post(client, "quote", name="Ann Lee", phone="201 555 0123", email="ann@example.com"),
+        post(client, name="Ann Lee", email="Ann@Example.com", city="Hoboken"),
+    ]
+    deliver()
+    assert sandbox.stats()["requests_total"] == 1
+    (lead,) = sandbox.leads()
+    assert (lead["name"], lead["phone"], lead["email"]) == ("Ann Lee", "+12015550123", "ann@example.com")
+    assert lead["property_city"] == "Hoboken"
+    assert sorted(lead["tags"]) == ["quote", "website"]
+    assert "Roof leak" in lead["notes"]
+    records = [SubmissionStore(redis_conn).get(sid) for sid in ids]
+    assert {r.status for r in records} == {SubmissionStatus.DELIVERED}
+    assert {r.lead_id for r in records} == {lead["id"]}
+    assert [r.merged_into for r in records].count(None) == 1  # one upsert, the others merged into it
+
+
+def test_later_updates_send_the_known_rotor_lead_id(client, deliver, redis_conn, sandbox) -> None:
+    post(client, **ANN)
+    deliver()
+    update = post(client, "quote", name="Ann Lee", phone="2015550123", message="Also gutters")
+    deliver()
+    record = SubmissionStore(redis_conn).get(update)
+    (lead,) = sandbox.leads()
+    assert record.rotor_result == "updated" and record.lead_id == lead["id"]
+    assert "Also gutters" in lead["notes"] and "quote" in lead["tags"]
+
+
+def test_a_resubmission_that_adds_nothing_costs_nothing(client, deliver, redis_conn, sandbox) -> None:
+    first = post(client, **ANN)
+    deliver()
+    again = post(client, "quote", name="Ann Lee", phone="2015550123")  # another form, nothing new but its tag
+    deliver()
+    assert SubmissionStore(redis_conn).get(again).status is SubmissionStatus.DELIVERED  # the tag is news
+    third = post(client, name="Ann Lee", email="ann@example.com")
+    deliver()
+    record = SubmissionStore(redis_conn).get(third)
+    assert record.status is SubmissionStatus.DUPLICATE
+    assert record.duplicate_of in (first, again)
+    assert sandbox.stats()["requests_total"] == 2
+
+
+def test_phone_and_email_people_linked_later_are_one_lead(client, deliver, redis_conn, sandbox) -> None:
+    post(client, name="Ann", phone="2015550123")
+    post(client, name="Ann", email="ann@example.com", message="email first")
+    post(client, name="Ann Lee", phone="201-555-0123", email="ann@example.com")  # links the two
+    deliver()
+    assert sandbox.stats()["requests_total"] == 1
+    assert len(sandbox.leads()) == 1
+
+
+def test_different_accounts_never_share_people(client, app, deliver, redis_conn) -> None:
+    intake = app.extensions["leadgate"]
+    lead = {"name": "Ann", "phone": "+12015550123", "source": "website"}
+    a = intake.accept(source="form:contact", raw={}, lead=lead, account="default")
+    b = intake.accept(source="form:other", raw={}, lead=lead, account="acme")
+    store = SubmissionStore(redis_conn)
+    assert store.get(a).person != store.get(b).person
+
+
+def test_two_hundred_variant_submissions_of_fifty_people(processes, sandbox, redis_conn) -> None:
+    url = processes.web()
+    people = [(f"Person {n}", f"201555{n:04d}", f"person{n}@example.com") for n in range(50)]
+    bodies = []
+    for name, phone, email in people:
+        national = f"({phone[:3]}) {phone[3:6]}-{phone[6:]}"
+        bodies += [
+            ("contact", {"name": name, "phone": f"+1 {phone[:3]} {phone[3:6]} {phone[6:]}", "email": email}),
+            ("quote", {"name": name, "phone": national}),
+            ("contact", {"name": name, "email": email.upper()}),
+            ("quote", {"name": name, "phone": phone.replace("555", "-555-"), "email": email.title()}),
+        ]
+    random.Random(7).shuffle(bodies)
+    with httpx.Client(base_url=url) as http, ThreadPoolExecutor(16) as pool:
+        answers = list(pool.map(lambda item: http.post(f"/v1/forms/{item[0]}", json=item[1]), bodies))
+    assert [a.status_code for a in answers] == [202] * 200
+    ids = [a.json()["submission_id"] for a in answers]
+
+    workers = [processes.worker("--burst") for _ in range(2)]
+    for worker in workers:
+        assert worker.wait(timeout=120) == 0
+    leads = wait_for(lambda: sandbox.leads() if sandbox.stats()["leads"] >= 50 else None)
+    assert len(leads) == 50
+    assert {lead["phone"] for lead in leads} == {f"+1{phone}" for _, phone, _ in people}
+    assert all(sorted(lead["tags"]) == ["quote", "website"] for lead in leads)
+    store = SubmissionStore(redis_conn)
+    statuses = [store.get(sid).status for sid in ids]
+    assert set(statuses) <= {SubmissionStatus.DELIVERED, SubmissionStatus.DUPLICATE}  # none lost, none waiting
+    posts = sandbox.stats()["by_endpoint"]["POST /leads"]
+    assert posts <= 100
+    print(f"\n200 submissions of 50 people: {posts} Rotor requests, {len(leads)} leads")

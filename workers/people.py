@@ -1,0 +1,132 @@
+"""A person's submissions at delivery time: one worker at a time, all pending ones in one upsert.
+
+Two workers posting the same person at once would spend two requests and could race Rotor into
+two leads, so each delivery holds the person's lock while it gathers the pending submissions,
+merges them and calls Rotor. The person's record remembers the Rotor lead id (later upserts send
+it, so Rotor updates exactly that lead) and what was last sent, so a re-submission that adds
+nothing within the dedup window costs nothing.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+from redis import Redis
+
+from service import keys
+from service.identity import IDENTITY_TTL_SECONDS
+from service.submissions import DeliveryState, SubmissionStatus, SubmissionStore
+from workers.merge import Piece, accumulate
+
+# Longer than one delivery can take (job timeout 60 s): a crashed holder cannot block for longer.
+LOCK_TTL_MS = 90_000
+RELEASE_SCRIPT = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+"""
+# Others' submissions join a delivery only while waiting; a failed one waits for an operator.
+WAITING = (SubmissionStatus.QUEUED, SubmissionStatus.DEFERRED)
+
+
+@dataclass
+class Person:
+    id: str
+    lead_id: str | None = None
+    delivered: dict[str, Any] = field(default_factory=dict)  # what Rotor was sent, within the window
+    delivered_by: str | None = None
+
+
+@dataclass(frozen=True)
+class Member:
+    """One of the person's unsettled submissions."""
+
+    submission_id: str
+    state: DeliveryState
+
+    @property
+    def piece(self) -> Piece:
+        return Piece(self.state.lead or {}, self.state.source, self.state.received_at)
+
+
+class People:
+    def __init__(self, connection: Redis, store: SubmissionStore) -> None:
+        self.connection = connection
+        self.store = store
+        self._release = connection.register_script(RELEASE_SCRIPT)
+
+    def current_id(self, person_id: str) -> str:
+        """Follow folds: the person a (possibly folded) person id is now."""
+        for _ in range(10):  # a fold chain is short; the bound only guards against a cycle
+            folded_into = self.connection.get(keys.person_folded_into(person_id))
+            if folded_into is None:
+                return person_id
+            person_id = folded_into.decode()
+        return person_id
+
+    @contextmanager
+    def locked(self, person_id: str, *, wait_seconds: float = 5.0) -> Iterator[bool]:
+        """Hold the person's lock for the block; yields False if another worker kept it too long."""
+        token = secrets.token_hex(8)
+        deadline = time.monotonic() + wait_seconds
+        while not self.connection.set(keys.person_lock(person_id), token, nx=True, px=LOCK_TTL_MS):
+            if time.monotonic() > deadline:
+                yield False
+                return
+            time.sleep(0.02)
+        try:
+            yield True
+        finally:
+            self._release(keys=[keys.person_lock(person_id)], args=[token])
+
+    def members(self, person_id: str, own_id: str, own: DeliveryState) -> list[Member]:
+        """The person's submissions waiting for delivery, own first."""
+        ids = [raw.decode() for raw in self.connection.lrange(keys.person_pending(person_id), 0, -1)]
+        others = [sid for sid in dict.fromkeys(ids) if sid != own_id]
+        members = [Member(own_id, own)]
+        for submission_id, state in zip(others, self.store.delivery_states(others), strict=True):
+            if state is not None and state.status in WAITING and state.lead is not None:
+                members.append(Member(submission_id, state))
+        return members
+
+    def get(self, person_id: str, *, window_seconds: int) -> Person:
+        """The person's record; what was delivered counts only within the dedup window.
+
+        Past the window a repeat is news again (a new buying signal) and is sent as an update.
+        """
+        lead_id, delivered, delivered_by, delivered_at = self.connection.hmget(
+            keys.person(person_id), ["lead_id", "delivered", "delivered_by", "delivered_at"]
+        )
+        recent = delivered_at is not None and time.time() - float(delivered_at) < window_seconds
+        return Person(
+            person_id,
+            lead_id=lead_id.decode() if lead_id else None,
+            delivered=json.loads(delivered) if delivered and recent else {},
+            delivered_by=delivered_by.decode() if delivered_by and recent else None,
+        )
+
+    def forget_lead_id(self, person_id: str) -> None:
+        self.connection.hdel(keys.person(person_id), "lead_id")
+
+    @staticmethod
+    def remember_delivery(person: Person, lead_id: str, body: dict[str, Any], by: str, *, pipeline: Any) -> None:
+        """Store the lead id, and what Rotor now holds from us (for the dedup window)."""
+        holds = accumulate(person.delivered, body)
+        key = keys.person(person.id)
+        pipeline.hset(key, mapping={
+            "lead_id": lead_id, "delivered_by": by, "delivered_at": time.time(),
+            "delivered": json.dumps(holds, separators=(",", ":")),
+        })  # fmt: skip
+        pipeline.expire(key, IDENTITY_TTL_SECONDS)
+
+    @staticmethod
+    def settle(person_id: str | None, member_ids: list[str], *, pipeline: Any) -> None:
+        """Take delivered or duplicate submissions off the person's pending list."""
+        if person_id is not None:
+            for submission_id in member_ids:
+                pipeline.lrem(keys.person_pending(person_id), 0, submission_id)
