@@ -123,8 +123,8 @@ class WebsiteFormSchema(LeadSchema):
         attribution, extra = person["attribution"], person["extra"]
         tags = [*self.form.tags, *(f"{key}:{attribution[key]}" for key in TAGGED_ATTRIBUTION if key in attribution)]
         notes = [
-            _paragraph("Other fields", extra),
-            _paragraph("Attribution", attribution),
+            paragraph("Other fields", extra),
+            paragraph("Attribution", attribution),
         ]
         return rotor_body(
             person,
@@ -135,7 +135,8 @@ class WebsiteFormSchema(LeadSchema):
         )
 
 
-def _paragraph(title: str, values: Mapping[str, str]) -> str | None:
+def paragraph(title: str, values: Mapping[str, str]) -> str | None:
+    """A titled block of ``key: value`` lines for the notes; None when there is nothing to say."""
     if not values:
         return None
     lines = (f"{key}: {truncate(value, EXTRA_VALUE_LIMIT)}" for key, value in values.items())
