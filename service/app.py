@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import Flask
 
-from service import forms, health, ops
+from service import forms, health, ops, webhooks
 from service.config import Config
 from service.connection import connect
 from service.intake import Intake
@@ -24,6 +24,7 @@ def create_app(config: Config | None = None) -> Flask:
     }
     app.extensions["leadgate"] = intake
     app.register_blueprint(forms.bp)
+    app.register_blueprint(webhooks.bp)
     app.register_blueprint(ops.bp)
     app.register_blueprint(health.bp)
     register_error_handlers(app)

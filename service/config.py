@@ -55,6 +55,33 @@ class FormConfig:
     honeypot_field: str = "_gotcha"
 
 
+SOURCE_TYPES = ("meta", "google", "tiktok", "linkedin", "typeform", "generic")
+# Meta and Google are configured by the interface's variables; the others name theirs in the file.
+BUILT_IN_SECRETS = {"meta": "META_APP_SECRET", "google": "GOOGLE_LEAD_FORM_KEY"}
+DEFAULT_LINKEDIN_API_URL = "https://api.linkedin.com/rest"
+
+
+@dataclass(frozen=True)
+class SourceConfig:
+    """One webhook source, served at ``/v1/webhooks/<name>``."""
+
+    name: str
+    type: str
+    secret: str | None  # the signing secret or shared key; None leaves the endpoint off (404)
+    secret_env: str
+    tags: tuple[str, ...] = ()
+    account: str = "default"
+    source: str | None = None  # Rotor's `source` for these leads; default: the platform's name
+    deliver_test_leads: bool = False  # platform test leads are stored as discarded unless set
+    access_token: str | None = None  # LinkedIn: the token for the lead read
+    api_url: str = DEFAULT_LINKEDIN_API_URL
+    signature_header: str = "X-Signature"  # generic sources
+    signature_encoding: str = "hex"
+    signature_prefix: str = "sha256="
+    id_path: str = "id"
+    fields: Mapping[str, str] = field(default_factory=dict)
+
+
 @dataclass(frozen=True)
 class Config:
     """Everything the web and worker processes read from their environment."""
@@ -84,6 +111,7 @@ class Config:
     dedup_window_seconds: int = 24 * 3600
     forms: Mapping[str, FormConfig] = field(default_factory=dict)
     accounts: Mapping[str, AccountConfig] = field(default_factory=dict)
+    sources: Mapping[str, SourceConfig] = field(default_factory=dict)
 
     def account(self, name: str) -> AccountConfig:
         """The named account; ``default`` always exists (ROTOR_API_KEY, ROTOR_DAILY_LIMIT)."""
@@ -107,9 +135,11 @@ class Config:
             raise ConfigError(f"ROTOR_QUOTA_RESET_UTC: {reset!r} is not a time of day as HH:MM (UTC)")
         accounts = _accounts(document.get("accounts", {}), env)
         forms = _forms(document.get("forms", {}))
-        for form in forms.values():
-            if form.account != "default" and form.account not in accounts:
-                raise ConfigError(f"LEADGATE_CONFIG: forms.{form.key}.account: no account named {form.account!r}")
+        sources = _sources(document.get("sources", {}), env)
+        for kind, table in (("forms", forms), ("sources", sources)):
+            for name, item in table.items():
+                if item.account != "default" and item.account not in accounts:
+                    raise ConfigError(f"LEADGATE_CONFIG: {kind}.{name}.account: no account named {item.account!r}")
         return cls(
             port=_integer(env, "PORT", 8000, minimum=1, maximum=65535),
             redis_url=_url(env, "REDIS_URL", "redis://localhost:6379/0", schemes=("redis", "rediss", "unix")),
@@ -134,6 +164,7 @@ class Config:
             dedup_window_seconds=_integer(env, "LEADGATE_DEDUP_WINDOW_SECONDS", 24 * 3600, minimum=0),
             forms=forms,
             accounts=accounts,
+            sources=sources,
         )
 
 
@@ -204,6 +235,54 @@ def _form(key: str, table: Any) -> FormConfig:
     if "redirect_url" in values and urlsplit(values["redirect_url"]).scheme not in ("http", "https"):
         raise ConfigError(f"{where}.redirect_url must be an http(s) URL")
     return FormConfig(**values)
+
+
+def _sources(tables: Any, env: Mapping[str, str]) -> dict[str, SourceConfig]:
+    """``[sources.<name>]`` tables, plus ``meta`` and ``google``, which exist without one."""
+    if not isinstance(tables, dict):
+        raise ConfigError("LEADGATE_CONFIG: [sources] must be a table of tables")
+    tables = {"meta": {}, "google": {}, **tables}
+    known = set(SourceConfig.__dataclass_fields__) - {"name", "secret", "access_token"} | {"access_token_env"}
+    result = {}
+    for name, table in tables.items():
+        where = f"LEADGATE_CONFIG: sources.{name}"
+        if not FORM_KEY_PATTERN.match(name) or not isinstance(table, dict):
+            raise ConfigError(f"{where}: must be a table named with letters, digits, '-' and '_'")
+        unknown = sorted(set(table) - known)
+        if unknown:
+            raise ConfigError(f"{where}.{unknown[0]}: unknown setting (known: {', '.join(sorted(known))})")
+        kind = table.get("type", name if name in BUILT_IN_SECRETS else None)
+        if kind not in SOURCE_TYPES:
+            raise ConfigError(f"{where}.type must be one of {', '.join(SOURCE_TYPES)}")
+        secret_env = table.get("secret_env", BUILT_IN_SECRETS.get(kind))
+        if not isinstance(secret_env, str) or not ENV_NAME_PATTERN.match(secret_env):
+            raise ConfigError(f"{where}.secret_env must name the environment variable holding its secret")
+        values: dict[str, Any] = {"name": name, "type": kind, "secret_env": secret_env, "secret": _text(env, secret_env)}
+        for key in ("account", "source", "api_url", "signature_header", "signature_prefix", "id_path"):
+            if key in table:
+                if not isinstance(table[key], str) or (key != "signature_prefix" and not table[key].strip()):
+                    raise ConfigError(f"{where}.{key} must be a non-empty string")
+                values[key] = table[key]
+        if "tags" in table:
+            if not isinstance(table["tags"], list) or not all(isinstance(t, str) and t for t in table["tags"]):
+                raise ConfigError(f"{where}.tags must be a list of non-empty strings")
+            values["tags"] = tuple(table["tags"])
+        if "deliver_test_leads" in table:
+            if not isinstance(table["deliver_test_leads"], bool):
+                raise ConfigError(f"{where}.deliver_test_leads must be true or false")
+            values["deliver_test_leads"] = table["deliver_test_leads"]
+        if table.get("signature_encoding", "hex") not in ("hex", "base64"):
+            raise ConfigError(f"{where}.signature_encoding must be hex or base64")
+        values["signature_encoding"] = table.get("signature_encoding", "hex")
+        if "access_token_env" in table:
+            values["access_token"] = _text(env, table["access_token_env"])
+        if kind == "generic":
+            mapping = table.get("fields")
+            if not isinstance(mapping, dict) or not mapping or not all(isinstance(v, str) for v in mapping.values()):
+                raise ConfigError(f"{where}.fields must map Rotor fields to payload paths, e.g. name = \"data.name\"")
+            values["fields"] = dict(mapping)
+        result[name] = SourceConfig(**values)
+    return result
 
 
 def _text(env: Mapping[str, str], name: str) -> str | None:

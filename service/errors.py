@@ -14,6 +14,10 @@
     * RotorAuthFailed: 401/403, the key is wrong or lacks a scope.
     * RotorNotFound: 404, e.g. an update of a lead id Rotor no longer has.
     * RotorQuotaExceeded: ``error_code: RATE_LIMIT_EXCEEDED``, whatever the status number.
+    * LeadReadUnavailable: a platform's lead read (Meta Graph, LinkedIn) failed for now: network,
+      5xx, the platform's rate limit. Retried like RotorUnreachable.
+    * LeadReadRefused: the platform refused the read (token invalid or expired, no permission,
+      no such lead): a configuration problem, not retried.
 """
 
 from __future__ import annotations
@@ -111,4 +115,12 @@ class RotorNotFound(DeliveryError):
 
 
 class RotorQuotaExceeded(DeliveryError):
+    pass
+
+
+class LeadReadUnavailable(DeliveryError):
+    pass
+
+
+class LeadReadRefused(DeliveryError):
     pass

@@ -72,8 +72,24 @@ class Intake:
             source=source, raw=raw, lead=lead, account=account, status=SubmissionStatus.QUEUED, idempotency=idempotency
         )
 
+    def accept_unread(self, *, source: str, raw: dict[str, Any], read_ref: str, account: str, platform_id: str) -> str:
+        """Store a lead the platform only announced (Meta, LinkedIn); the delivery job reads it first."""
+        idempotency = (keys.idempotency(source, platform_id), PLATFORM_ID_TTL_SECONDS)
+        return self._store(
+            source=source, raw=raw, lead=None, account=account, status=SubmissionStatus.RECEIVED,
+            idempotency=idempotency, read_ref=read_ref,
+        )  # fmt: skip
+
+    def reject(self, *, source: str, raw: dict[str, Any], reason: str, account: str, platform_id: str) -> str:
+        """Store a platform's lead that cannot be delivered as it is (``failed``, replayable once fixed)."""
+        idempotency = (keys.idempotency(source, platform_id), PLATFORM_ID_TTL_SECONDS)
+        return self._store(
+            source=source, raw=raw, lead=None, account=account, status=SubmissionStatus.FAILED, note=reason,
+            idempotency=idempotency,
+        )  # fmt: skip
+
     def discard(self, *, source: str, raw: dict[str, Any], reason: str) -> str:
-        """Keep a submission that will not be delivered (a bot caught by the honeypot), for the record."""
+        """Keep a submission that will not be delivered (a honeypot bot, a platform's test lead), for the record."""
         return self._store(source=source, raw=raw, lead=None, status=SubmissionStatus.DISCARDED, note=reason)
 
     def _store(
@@ -86,6 +102,7 @@ class Intake:
         account: str = "default",
         note: str | None = None,
         idempotency: tuple[str, int] | None = None,
+        read_ref: str | None = None,
     ) -> str:
         submission_id = new_submission_id()
         record = {"source": source, "raw": raw, "lead": lead, "account": account}
@@ -107,14 +124,16 @@ class Intake:
                             )  # fmt: skip
                             pipe.execute()
                             return submission_id
-                        queued = status is SubmissionStatus.QUEUED
+                        queued = status in (SubmissionStatus.QUEUED, SubmissionStatus.RECEIVED)
                         person = self.people.resolve(account, lead) if queued and lead else None
                         pipe.multi()
                         if idempotency is not None:
                             pipe.set(idempotency[0], submission_id, ex=idempotency[1])
+                        error = note if status is SubmissionStatus.FAILED else None
                         self.submissions.create(
-                            submission_id, **record, status=status, person=person, note=note, pipeline=pipe
-                        )
+                            submission_id, **record, status=status, person=person, note=note, read_ref=read_ref,
+                            error=error, pipeline=pipe,
+                        )  # fmt: skip
                         if queued:
                             if person is not None:
                                 pipe.rpush(keys.person_pending(person), submission_id)

@@ -65,6 +65,8 @@ class Submission:
     person: str | None = None  # who it is (service.identity); its pending submissions merge into one upsert
     merged_into: str | None = None  # the submission whose upsert delivered this one too
     duplicate_of: str | None = None  # the submission that already carried everything this one says
+    read_ref: str | None = None  # "meta:<leadgen_id>": the lead is read from the platform at delivery
+    read: dict[str, Any] | None = None  # what that read returned
     events: list[dict[str, Any]] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
@@ -85,13 +87,14 @@ class DeliveryState:
     person: str | None
     source: str
     received_at: str
+    read_ref: str | None
 
 
-    FIELDS = ("status", "account", "lead", "failures", "deferrals", "person", "source", "received_at")
+    FIELDS = ("status", "account", "lead", "failures", "deferrals", "person", "source", "received_at", "read_ref")
 
     @classmethod
     def from_row(cls, row: list[bytes | None]) -> DeliveryState | None:
-        status, account, lead, failures, deferrals, person, source, received_at = row
+        status, account, lead, failures, deferrals, person, source, received_at, read_ref = row
         if status is None:
             return None
         return cls(
@@ -103,6 +106,7 @@ class DeliveryState:
             person=person.decode() if person else None,
             source=source.decode() if source else "",
             received_at=received_at.decode() if received_at else "",
+            read_ref=read_ref.decode() if read_ref else None,
         )
 
 
@@ -124,6 +128,8 @@ class SubmissionStore:
         note: str | None = None,
         person: str | None = None,
         duplicate_of: str | None = None,
+        read_ref: str | None = None,
+        error: str | None = None,
         pipeline: Pipeline | None = None,
     ) -> None:
         connection = pipeline if pipeline is not None else self.connection
@@ -143,8 +149,9 @@ class SubmissionStore:
             record["lead"] = json.dumps(lead, separators=(",", ":"))
         if person is not None:
             record["person"] = person
-        if duplicate_of is not None:
-            record["duplicate_of"] = duplicate_of
+        for name, value in (("duplicate_of", duplicate_of), ("read_ref", read_ref), ("error", error)):
+            if value is not None:
+                record[name] = value
         connection.hset(keys.submission(submission_id), mapping=record)
         self._log(connection, submission_id, {"at": at, "status": status.value, "note": note})
 
@@ -201,6 +208,8 @@ class SubmissionStore:
             person=data.get("person") or None,
             merged_into=data.get("merged_into") or None,
             duplicate_of=data.get("duplicate_of") or None,
+            read_ref=data.get("read_ref") or None,
+            read=json.loads(data["read"]) if data.get("read") else None,
             events=[json.loads(e) for e in events],
         )
 
@@ -216,9 +225,17 @@ class SubmissionStore:
             rows = pipe.execute()
         return [DeliveryState.from_row(row) for row in rows]
 
-    def replace_lead(self, submission_id: str, lead: dict[str, Any], *, pipeline: Pipeline | None = None) -> None:
+    def replace_lead(
+        self, submission_id: str, lead: dict[str, Any], *, person: str | None = None, pipeline: Pipeline | None = None
+    ) -> None:
         connection = pipeline if pipeline is not None else self.connection
-        connection.hset(keys.submission(submission_id), "lead", json.dumps(lead, separators=(",", ":")))
+        fields = {"lead": json.dumps(lead, separators=(",", ":"))} | ({"person": person} if person else {})
+        connection.hset(keys.submission(submission_id), mapping=fields)
+
+    def save_read(self, submission_id: str, read: dict[str, Any], *, pipeline: Pipeline | None = None) -> None:
+        """Keep what the platform's lead read returned: it is the raw lead for replays."""
+        connection = pipeline if pipeline is not None else self.connection
+        connection.hset(keys.submission(submission_id), "read", json.dumps(read, separators=(",", ":")))
 
     @staticmethod
     def _log(connection: Redis | Pipeline, submission_id: str, event: dict[str, Any]) -> None:

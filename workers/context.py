@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from service.config import Config
 from service.errors import ConfigError
 from workers.quota import Budget
+from workers.reads import LeadReader
 from workers.retry import RetryPolicy
 from workers.rotor import RotorClient
 
@@ -24,6 +25,7 @@ class DeliveryContext:
     config: Config
     retry_policy: RetryPolicy
     _clients: dict[str, RotorClient] = field(default_factory=dict)
+    _reader: LeadReader | None = None
 
     @classmethod
     def from_config(cls, config: Config) -> DeliveryContext:
@@ -45,6 +47,13 @@ class DeliveryContext:
             self._clients[account] = RotorClient(self.config.rotor_base_url, api_key)
         return self._clients[account]
 
+    @property
+    def reader(self) -> LeadReader:
+        """The platform lead reader (Meta Graph, LinkedIn), created on first use."""
+        if self._reader is None:
+            self._reader = LeadReader(self.config)
+        return self._reader
+
     def budget(self, account: str) -> Budget:
         return Budget(
             self.config.account(account).daily_limit,
@@ -56,6 +65,9 @@ class DeliveryContext:
         for client in self._clients.values():
             client.close()
         self._clients.clear()
+        if self._reader is not None:
+            self._reader.close()
+            self._reader = None
 
 
 def install(context: DeliveryContext | None) -> None:

@@ -22,15 +22,17 @@ from redis import Redis
 from rq import Queue, Retry, get_current_job
 
 from service import keys
-from service.errors import DeliveryError, RotorConnectFailed, RotorServerError, RotorUnreachable
+from service.errors import DeliveryError, RotorConnectFailed
+from service.identity import PersonIndex
 from service.jobs import enqueue_delivery
+from service.sources.registry import TEST_LEAD_CHECKS, load_lead, schema_for
 from service.submissions import DeliveryState, SubmissionStatus, SubmissionStore
 from workers import context
 from workers.circuit import AccountCircuit
 from workers.merge import is_covered, merge
 from workers.people import Member, People, Person
 from workers.quota import QuotaLedger, RequestKind, Reservation
-from workers.retry import Action
+from workers.retry import TRANSIENT, Action
 from workers.rotor import UpsertResult
 
 # RQ's own cap on returned retries; the retry policy always stops well before it.
@@ -38,6 +40,8 @@ RQ_RETRY_CAP = 1_000_000
 # When another worker holds the person for longer than we wait, come back shortly.
 LOCK_BUSY_RETRY_SECONDS = 2
 SETTLED = (SubmissionStatus.DELIVERED, SubmissionStatus.DUPLICATE, SubmissionStatus.DISCARDED)
+# An announced lead (Meta, LinkedIn) is read while in these; a failed read is retried as ``queued``.
+UNREAD = (SubmissionStatus.RECEIVED, SubmissionStatus.QUEUED)
 
 
 class SubmissionMissing(Exception):
@@ -65,6 +69,13 @@ class Delivery:
 
     def run(self) -> str | Retry:
         state = self._state()
+        if state.lead is None and state.read_ref and state.status in UNREAD:
+            outcome = self._read(state)
+            if outcome is not None:
+                return outcome
+            state = self._state()
+        if state.lead is None and state.status not in SETTLED:
+            raise SubmissionMissing(f"submission {self.submission_id} has no lead to deliver")
         if state.status in SETTLED or state.person is None:
             return self._deliver(state, [Member(self.submission_id, state)], Person(""))
         person_id = self.people.current_id(state.person)
@@ -81,9 +92,41 @@ class Delivery:
 
     def _state(self) -> DeliveryState:
         state = self.store.delivery_state(self.submission_id)
-        if state is None or state.lead is None:
-            raise SubmissionMissing(f"submission {self.submission_id} has no stored lead")
+        if state is None:
+            raise SubmissionMissing(f"submission {self.submission_id} is not stored (purged, or deleted by hand)")
         return state
+
+    def _read(self, state: DeliveryState) -> str | Retry | None:
+        """Read an announced lead from its platform and store it; None when it is ready to deliver."""
+        source = self.ctx.config.sources.get(state.source.partition(":")[2])
+        if source is None:
+            return self._fail(state, f"source {state.source!r} is no longer configured")
+        assert state.read_ref is not None
+        try:
+            data = self.ctx.reader.read(source, state.read_ref)
+        except DeliveryError as error:
+            return self._after_failure(state, [], error, None, sent_id=False)
+        self.store.save_read(self.submission_id, data)
+        test = TEST_LEAD_CHECKS.get(source.type, lambda _: False)(data)
+        if test and not source.deliver_test_leads:
+            self.store.set_status(self.submission_id, SubmissionStatus.DISCARDED, note=f"{source.type} test lead, not delivered")
+            return "test lead, not delivered"
+        lead, problem = load_lead(schema_for(source, self.ctx.config), data, test=test)
+        if lead is None:
+            return self._fail(state, problem or "unreadable lead")
+        person = PersonIndex(self.connection).resolve(state.account, lead)
+        with self.connection.pipeline() as pipe:
+            self.store.replace_lead(self.submission_id, lead, person=person, pipeline=pipe)
+            if person is not None:
+                pipe.rpush(keys.person_pending(person), self.submission_id)
+            self.store.set_status(self.submission_id, SubmissionStatus.QUEUED, note=f"lead read from {source.type}", pipeline=pipe)
+            pipe.execute()
+        return None
+
+    def _fail(self, state: DeliveryState, reason: str) -> str:
+        """A failure that no retry would fix and that is not an exception (bad content): record it."""
+        self.store.set_status(self.submission_id, SubmissionStatus.FAILED, note=reason, error=reason)
+        return f"failed: {reason}"
 
     def _deliver(self, state: DeliveryState, members: list[Member], person: Person) -> str | Retry:
         if state.status in SETTLED:
@@ -145,12 +188,12 @@ class Delivery:
         return f"duplicate of {person.delivered_by}"
 
     def _after_failure(
-        self, state: DeliveryState, members: list[Member], error: DeliveryError, reservation: Reservation,
+        self, state: DeliveryState, members: list[Member], error: DeliveryError, reservation: Reservation | None,
         *, sent_id: bool,
     ) -> str | Retry:  # fmt: skip
-        if isinstance(error, RotorConnectFailed):
+        if isinstance(error, RotorConnectFailed) and reservation is not None:
             self.ledger.refund(state.account, reservation.window)
-        transient = isinstance(error, RotorUnreachable | RotorServerError)
+        transient = isinstance(error, TRANSIENT)
         decision = self.ctx.retry_policy.decide(error, failures=state.failures + transient, sent_id=sent_id)
         attempt: dict[str, Any] = {"http_status": error.http_status, "error_code": error.error_code}
         attempt = {k: v for k, v in attempt.items() if v is not None} | {"message": error.message}

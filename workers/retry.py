@@ -8,6 +8,8 @@
 * 404 for an update by ``id``: Rotor no longer has that lead; upsert again without the id.
 * Any other 4xx (validation): it would fail the same way again, so ``failed`` at once, with
   Rotor's field messages.
+* A platform's lead read: unavailable is retried like an unreachable Rotor; refused (a token
+  or permission problem) fails at once, for an operator to fix and replay.
 """
 
 from __future__ import annotations
@@ -19,12 +21,17 @@ from enum import Enum
 
 from service.errors import (
     DeliveryError,
+    LeadReadUnavailable,
     RotorAuthFailed,
     RotorNotFound,
     RotorQuotaExceeded,
     RotorServerError,
     RotorUnreachable,
 )
+
+
+# Failures that say nothing about the lead: the same call may well work later.
+TRANSIENT = (RotorUnreachable, RotorServerError, LeadReadUnavailable)
 
 
 class Action(str, Enum):
@@ -64,6 +71,6 @@ class RetryPolicy:
             return Decision(Action.PAUSE_ACCOUNT)
         if isinstance(error, RotorNotFound) and sent_id:
             return Decision(Action.RETRY_WITHOUT_ID)
-        if isinstance(error, RotorUnreachable | RotorServerError) and failures < self.max_attempts:
+        if isinstance(error, TRANSIENT) and failures < self.max_attempts:
             return Decision(Action.RETRY, self.backoff(failures))
         return Decision(Action.FAIL)

@@ -1,0 +1,39 @@
+"""Which schema turns which source's lead into the Rotor body; used by webhooks and by lead reads."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from marshmallow import ValidationError
+
+from service.config import Config, SourceConfig
+from service.sources import google, linkedin, meta, tiktok, typeform
+from service.sources.common import PlatformLeadSchema
+from service.sources.generic import GenericSourceSchema
+
+SCHEMAS: dict[str, type[PlatformLeadSchema]] = {
+    "meta": meta.MetaLeadSchema, "google": google.GoogleLeadSchema, "tiktok": tiktok.TikTokLeadSchema,
+    "linkedin": linkedin.LinkedInLeadSchema, "typeform": typeform.TypeformLeadSchema,
+}  # fmt: skip
+TEST_LEAD_CHECKS = {"meta": meta.is_meta_test_lead, "linkedin": linkedin.is_linkedin_test_lead}
+
+
+def schema_for(source: SourceConfig, config: Config) -> PlatformLeadSchema:
+    """The schema for ``source``, with its tags, Rotor source label and the phone region."""
+    options: dict[str, Any] = {"tags": source.tags, "phone_region": config.default_phone_region}
+    if source.type == "generic":
+        return GenericSourceSchema(field_map=source.fields, id_path=source.id_path, source=source.source or source.name,
+                                   **options)  # fmt: skip
+    return SCHEMAS[source.type](source=source.source, **options)
+
+
+def load_lead(schema: PlatformLeadSchema, payload: Any, *, test: bool) -> tuple[dict[str, Any] | None, str | None]:
+    """(Rotor body, None), or (None, why not) when the answers cannot make a deliverable lead."""
+    try:
+        lead = schema.load(payload)
+    except ValidationError as exc:
+        return None, "cannot make a lead of it: " + json.dumps(exc.normalized_messages(), sort_keys=True)
+    if test:
+        lead["tags"] = [*lead.get("tags", []), "test-lead"]
+    return lead, None

@@ -1,0 +1,295 @@
+"""/v1/webhooks/<source>: every platform's signed sample, refusals, replays, malformed bodies; Meta's and
+LinkedIn's lead reads against a local stand-in over real HTTP; Meta and Google end to end."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import httpx
+import pytest
+from flask import Flask, jsonify
+from werkzeug.serving import make_server
+
+from service.app import create_app
+from service.config import Config, SourceConfig
+from service.submissions import SubmissionStatus, SubmissionStore
+from tests.conftest import wait_for
+from tests.sources import samples
+from tests.sources.samples import SECRET, json_body
+
+VERIFY_TOKEN = "verify-me"
+
+
+class PlatformStub:
+    """Meta's Graph API and LinkedIn's lead responses, served locally: leads by id, or an error."""
+
+    def __init__(self) -> None:
+        self.leads: dict[str, Any] = {}
+        self.error: tuple[int, dict] | None = None
+        app = Flask("platform-stub")
+        app.add_url_rule("/v21.0/<lead_id>", view_func=self._answer)
+        app.add_url_rule("/rest/leadFormResponses/<lead_id>", view_func=self._answer)
+        self.server = make_server("127.0.0.1", 0, app, threaded=True)
+        self.url = f"http://127.0.0.1:{self.server.server_port}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def _answer(self, lead_id: str):
+        if self.error:
+            return jsonify(self.error[1]), self.error[0]
+        if lead_id not in self.leads:
+            return jsonify(error={"message": "Unsupported get request", "code": 100}), 400
+        return jsonify(self.leads[lead_id])
+
+
+@pytest.fixture(scope="session")
+def platforms() -> Iterator[PlatformStub]:
+    stub = PlatformStub()
+    yield stub
+    stub.server.shutdown()
+    stub.server.server_close()
+
+
+@pytest.fixture
+def hooks_config(config: Config, platforms: PlatformStub) -> Config:
+    platforms.leads.clear()
+    platforms.error = None
+
+    def source(name: str, kind: str, **extra: Any) -> SourceConfig:
+        return SourceConfig(name=name, type=kind, secret=SECRET, secret_env="X", **extra)
+
+    sources = {
+        "meta": source("meta", "meta", tags=("paid",)),
+        "google": source("google", "google"),
+        "tiktok": source("tiktok", "tiktok"),
+        "linkedin": source("linkedin", "linkedin", access_token="li-token", api_url=f"{platforms.url}/rest"),
+        "typeform": source("typeform", "typeform"),
+        "crm": source("crm", "generic", signature_header="X-Signature", id_path="data.id",
+                      fields={"name": "data.customer.name", "phone": "data.customer.phone"}),
+    }  # fmt: skip
+    return Config(**{**config.__dict__, "sources": sources, "meta_verify_token": VERIFY_TOKEN,
+                     "meta_access_token": "page-token", "meta_graph_url": f"{platforms.url}/v21.0"})  # fmt: skip
+
+
+@pytest.fixture
+def hooks(hooks_config: Config):
+    app = create_app(hooks_config)
+    yield app.test_client()
+    app.extensions["leadgate"].connection.close()
+
+
+def _hex(header: str, prefix: str = "") -> Callable[[bytes], dict[str, str]]:
+    return lambda body: {header: prefix + samples.hmac.new(SECRET.encode(), body, samples.hashlib.sha256).hexdigest()}
+
+
+# name -> (a valid payload, how to sign a body, the key path the platform uses for its id)
+SOURCES: dict[str, tuple[Callable[[], Any], Callable[[bytes], dict[str, str]]]] = {
+    "meta": (samples.meta_notification, lambda b: {"X-Hub-Signature-256": samples.meta_signature(b)}),
+    "google": (samples.google_lead, lambda b: {}),
+    "tiktok": (samples.tiktok_callback, lambda b: {"X-Open-Signature": samples.tiktok_signature(json.loads(b))}),
+    "linkedin": (samples.linkedin_notification, lambda b: {"X-LI-Signature": samples.linkedin_signature(b)}),
+    "typeform": (samples.typeform_event, lambda b: {"Typeform-Signature": samples.typeform_signature(b)}),
+    "crm": (lambda: {"data": {"id": 42, "customer": {"name": "Ann Lee", "phone": "2015550123"}}}, _hex("X-Signature", "sha256=")),
+}  # fmt: skip
+# The field each source cannot do without, removed for the "missing field" case.
+REQUIRED = {
+    "meta": lambda p: p["entry"][0]["changes"][0]["value"].pop("leadgen_id"),
+    "google": lambda p: p.pop("lead_id"),
+    "tiktok": lambda p: p["entry"][0].pop("id"),
+    "linkedin": lambda p: p.pop("leadGenFormResponse"),
+    "typeform": lambda p: p["form_response"].pop("token"),
+    "crm": lambda p: p["data"].pop("id"),
+}
+
+
+def send(client, name: str, payload: Any = None, *, body: bytes | None = None, headers: dict | None = None):
+    body = json_body(SOURCES[name][0]() if payload is None else payload) if body is None else body
+    signed = SOURCES[name][1](body) if headers is None else headers
+    return client.post(f"/v1/webhooks/{name}", data=body, headers={**signed, "Content-Type": "application/json"})
+
+
+@pytest.mark.parametrize("name", SOURCES)
+def test_signed_sample_is_stored_and_answered_200(hooks, redis_conn, name: str) -> None:
+    response = send(hooks, name)
+    assert response.status_code == 200, response.json
+    (submission_id,) = response.json["submission_ids"]
+    record = SubmissionStore(redis_conn).get(submission_id)
+    assert record.source == f"webhook:{name}"
+    if name in ("meta", "linkedin"):
+        assert record.status is SubmissionStatus.RECEIVED and record.read_ref.startswith(f"{name}:")
+    else:
+        assert record.status is SubmissionStatus.QUEUED, record.error
+        assert record.lead["name"] == "Ann Lee" and record.lead["phone"] == "+12015550123"
+
+
+@pytest.mark.parametrize("name", [n for n in SOURCES if n != "google"])
+def test_bad_signature_is_401_and_nothing_is_stored(hooks, redis_conn, name: str) -> None:
+    body = json_body(SOURCES[name][0]())
+    forged = {key: "sha256=" + "0" * 64 for key in SOURCES[name][1](body)}
+    assert send(hooks, name, body=body, headers=forged).status_code == 401
+    assert send(hooks, name, body=body, headers={}).status_code == 401
+    assert not list(redis_conn.scan_iter("leadgate:submission:*"))
+
+
+@pytest.mark.parametrize("name", [n for n in SOURCES if n != "google"])
+def test_tampered_body_is_401(hooks, name: str) -> None:
+    body = json_body(SOURCES[name][0]())
+    signed = SOURCES[name][1](body)
+    tampered = body[:-1] + b', "extra": 1}'  # still valid JSON, no longer the signed bytes
+    assert send(hooks, name, body=tampered, headers=signed).status_code == 401
+
+
+def test_wrong_google_key_is_401(hooks, redis_conn) -> None:
+    response = send(hooks, "google", samples.google_lead(google_key="guess"))
+    assert response.status_code == 401 and "google_key" in response.json["message"]
+    assert not list(redis_conn.scan_iter("leadgate:submission:*"))
+
+
+@pytest.mark.parametrize("name", SOURCES)
+def test_replay_is_a_duplicate_with_no_second_job(hooks, redis_conn, queue, name: str) -> None:
+    first = send(hooks, name).json["submission_ids"][0]
+    again = send(hooks, name).json["submission_ids"][0]
+    record = SubmissionStore(redis_conn).get(again)
+    assert record.status is SubmissionStatus.DUPLICATE and record.duplicate_of == first
+    assert queue.job_ids == [first]
+
+
+@pytest.mark.parametrize("name", SOURCES)
+def test_missing_required_field_is_400_naming_it(hooks, name: str) -> None:
+    payload = SOURCES[name][0]()
+    REQUIRED[name](payload)
+    response = send(hooks, name, payload)
+    assert response.status_code == 400
+    assert response.json["message"].startswith("Malformed")
+    assert response.json["errors"]
+
+
+@pytest.mark.parametrize("name", SOURCES)
+def test_malformed_body_is_400_not_500(hooks, name: str) -> None:
+    body = b'{"entry": [not json'
+    headers = SOURCES[name][1](body) if name != "tiktok" else {"X-Open-Signature": _hex("x")(body)["x"]}
+    response = send(hooks, name, body=body, headers=headers)
+    assert response.status_code == 400
+    assert response.json["message"] == "The body is not valid JSON."
+
+
+def test_unconfigured_source_is_404(config: Config) -> None:
+    client = create_app(config).test_client()  # META_APP_SECRET, GOOGLE_LEAD_FORM_KEY unset
+    assert client.post("/v1/webhooks/meta", data=b"{}").status_code == 404
+    assert client.post("/v1/webhooks/google", data=b"{}").status_code == 404
+
+
+def test_meta_handshake(hooks) -> None:
+    ok = hooks.get("/v1/webhooks/meta", query_string={"hub.mode": "subscribe", "hub.challenge": "1158201444",
+                                                       "hub.verify_token": VERIFY_TOKEN})  # fmt: skip
+    assert ok.status_code == 200 and ok.get_data(as_text=True) == "1158201444"
+    wrong = hooks.get("/v1/webhooks/meta", query_string={"hub.mode": "subscribe", "hub.challenge": "1",
+                                                          "hub.verify_token": "nope"})  # fmt: skip
+    assert wrong.status_code == 403
+
+
+def test_linkedin_challenge(hooks) -> None:
+    response = hooks.get("/v1/webhooks/linkedin", query_string={"challengeCode": "890e4665-4dfe-4ab1-b689-ed553bceeed3"})
+    expected = samples.hmac.new(SECRET.encode(), b"890e4665-4dfe-4ab1-b689-ed553bceeed3", samples.hashlib.sha256)
+    assert response.json == {"challengeCode": "890e4665-4dfe-4ab1-b689-ed553bceeed3",
+                             "challengeResponse": expected.hexdigest()}  # fmt: skip
+
+
+def test_meta_batch_carries_several_leads(hooks) -> None:
+    response = send(hooks, "meta", samples.meta_notification(["1", 2, "3"]))
+    assert response.json["received"] == 3
+
+
+def test_google_test_lead_is_kept_but_not_delivered(hooks, redis_conn, queue) -> None:
+    submission_id = send(hooks, "google", samples.google_lead(is_test=True, lead_id="TeSter-123-1")).json["submission_ids"][0]
+    record = SubmissionStore(redis_conn).get(submission_id)
+    assert record.status is SubmissionStatus.DISCARDED and "test lead" in record.events[-1]["note"]
+    assert "google_key" not in record.raw["payload"]  # the shared secret is never stored
+    assert queue.count == 0
+
+
+def test_undeliverable_platform_lead_is_stored_failed_not_refused(hooks, redis_conn, queue) -> None:
+    payload = samples.google_lead(columns=[("EMAIL", "ann@example.com", "Email")])  # no name
+    response = send(hooks, "google", payload)
+    assert response.status_code == 200
+    record = SubmissionStore(redis_conn).get(response.json["submission_ids"][0])
+    assert record.status is SubmissionStatus.FAILED and "A name is required." in record.error
+    assert queue.count == 0
+
+
+def test_meta_lead_is_read_from_graph_and_delivered(hooks, deliver, redis_conn, sandbox, platforms) -> None:
+    platforms.leads["444444444444"] = samples.meta_graph_lead()
+    submission_id = send(hooks, "meta").json["submission_ids"][0]
+    deliver(**meta_overrides(hooks))
+    record = SubmissionStore(redis_conn).get(submission_id)
+    assert record.status is SubmissionStatus.DELIVERED, record.error
+    (lead,) = sandbox.leads()
+    assert (lead["name"], lead["email"], lead["phone"]) == ("Ann Lee", "ann.lee@example.com", "+12015550123")
+    assert "meta" in lead["tags"] and "paid" in lead["tags"] and lead["lead_source"] == "meta"
+    assert "Spring roofs" in lead["notes"]
+    assert record.read["field_data"]  # the Graph answer is kept as the raw lead
+
+
+def meta_overrides(hooks) -> dict:
+    config = hooks.application.extensions["leadgate"].config
+    return {k: v for k, v in config.__dict__.items() if k.startswith(("meta", "sources"))}
+
+
+def test_meta_test_lead_is_recognised_and_not_delivered(hooks, deliver, redis_conn, sandbox, platforms) -> None:
+    platforms.leads["444444444444"] = samples.meta_test_graph_lead()
+    submission_id = send(hooks, "meta").json["submission_ids"][0]
+    deliver(**meta_overrides(hooks))
+    assert SubmissionStore(redis_conn).get(submission_id).status is SubmissionStatus.DISCARDED
+    assert sandbox.stats()["requests_total"] == 0
+
+
+def test_meta_token_error_fails_at_once_naming_the_setting(hooks, deliver, redis_conn, platforms, queue) -> None:
+    platforms.error = (400, {"error": {"message": "Error validating access token", "type": "OAuthException", "code": 190}})
+    submission_id = send(hooks, "meta").json["submission_ids"][0]
+    deliver(**meta_overrides(hooks))
+    record = SubmissionStore(redis_conn).get(submission_id)
+    assert record.status is SubmissionStatus.FAILED and record.attempts == 1
+    assert "META_ACCESS_TOKEN is invalid or expired" in record.error
+    assert submission_id in queue.failed_job_registry.get_job_ids()
+
+
+def test_graph_outage_is_retried(hooks, deliver, redis_conn, platforms) -> None:
+    platforms.error = (503, {"error": {"message": "Service temporarily unavailable", "code": 2}})
+    submission_id = send(hooks, "meta").json["submission_ids"][0]
+    deliver(**meta_overrides(hooks))
+    record = SubmissionStore(redis_conn).get(submission_id)
+    assert record.status is SubmissionStatus.FAILED and record.failures == 3  # the test config allows 3
+
+
+def test_linkedin_lead_is_read_and_delivered(hooks, deliver, redis_conn, sandbox, platforms) -> None:
+    platforms.leads[samples.LINKEDIN_RESPONSE_ID] = samples.linkedin_lead_response(form=samples.linkedin_form())
+    submission_id = send(hooks, "linkedin").json["submission_ids"][0]
+    deliver(**meta_overrides(hooks))
+    record = SubmissionStore(redis_conn).get(submission_id)
+    assert record.status is SubmissionStatus.DELIVERED, record.error
+    (lead,) = sandbox.leads()
+    assert lead["name"] == "Ann Lee" and "linkedin" in lead["tags"]
+
+
+def test_meta_and_google_leads_end_to_end_through_web_and_worker(processes, sandbox, platforms, redis_conn) -> None:
+    platforms.leads.clear()
+    platforms.error = None
+    platforms.leads["900000000000000001"] = samples.meta_graph_lead(
+        {"full_name": "Meta Person", "email": "meta@example.com", "phone_number": "+12015550177"}
+    )
+    processes.env.update(META_APP_SECRET=SECRET, META_VERIFY_TOKEN=VERIFY_TOKEN, META_ACCESS_TOKEN="page-token",
+                         META_GRAPH_URL=f"{platforms.url}/v21.0", GOOGLE_LEAD_FORM_KEY=SECRET)  # fmt: skip
+    url = processes.web()
+    processes.worker()
+    meta_body = json_body(samples.meta_notification([900000000000000001]))
+    meta = httpx.post(f"{url}/v1/webhooks/meta", content=meta_body,
+                      headers={"X-Hub-Signature-256": samples.meta_signature(meta_body), "Content-Type": "application/json"})
+    google = httpx.post(f"{url}/v1/webhooks/google", json=samples.google_lead())
+    assert (meta.status_code, google.status_code) == (200, 200)
+    leads = wait_for(lambda: (found := sandbox.leads()) and len(found) == 2 and found)
+    by_name = {lead["name"]: lead for lead in leads}
+    assert by_name["Meta Person"]["phone"] == "+12015550177" and by_name["Meta Person"]["lead_source"] == "meta"
+    assert by_name["Ann Lee"]["email"] == "ann.lee@example.com" and by_name["Ann Lee"]["lead_source"] == "google-ads"
+    assert "google-ads" in by_name["Ann Lee"]["tags"]
