@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import Flask
 
-from service import forms, health, ops, webhooks
+from service import forms, health, openapi, ops, webhooks
 from service.config import Config
 from service.connection import connect
 from service.intake import Intake
@@ -27,5 +27,6 @@ def create_app(config: Config | None = None) -> Flask:
     app.register_blueprint(webhooks.bp)
     app.register_blueprint(ops.bp)
     app.register_blueprint(health.bp)
+    app.register_blueprint(openapi.bp)
     register_error_handlers(app)
     return app

@@ -1,34 +1,21 @@
-"""The ``leadgate`` command: run the processes, and look at submissions."""
+"""The ``leadgate`` command: run the processes (here) and operate on submissions (``service.cli_ops``).
+
+Exit codes: 0 done; 1 an error, or a bulk operation that skipped some items; 2 wrong usage.
+"""
 
 from __future__ import annotations
 
-import json
 import logging
 import sys
-from collections.abc import Callable
-from functools import wraps
-from typing import Any
 
 import click
 
+from service import cli_ops
+from service.cli_helpers import with_config
 from service.config import Config
 from service.errors import ConfigError
 
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
-
-
-def with_config(command: Callable[..., Any]) -> Callable[..., Any]:
-    """Parse the environment once; a bad setting ends the command with one line naming it."""
-
-    @wraps(command)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            config = Config.from_env()
-        except ConfigError as exc:
-            raise click.ClickException(str(exc)) from None
-        return command(config, *args, **kwargs)
-
-    return wrapper
 
 
 @click.group()
@@ -70,67 +57,7 @@ def dev() -> None:
     sys.exit(run_local_stack())
 
 
-@main.command()
-@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
-@with_config
-def quota(config: Config, as_json: bool) -> None:
-    """Per Rotor account: requests used and left today, reset time, backlog and when it clears."""
-    from datetime import UTC, datetime
-
-    from service.connection import connect
-    from workers.backlog import account_reports
-
-    rows = [r.to_dict() for r in account_reports(connect(config.redis_url), config, datetime.now(UTC))]
-    if as_json:
-        click.echo(json.dumps(rows, indent=2))
-        return
-    columns = ("account", "used", "limit", "remaining", "resets_at", "backlog", "backlog_clears_at", "paused")
-    print_table(columns, rows)
 
 
-@main.group()
-def deferred() -> None:
-    """Deliveries waiting for the Rotor quota to reset."""
-
-
-@deferred.command("run-now")
-@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")
-@with_config
-def deferred_run_now(config: Config, as_json: bool) -> None:
-    """Queue every deferred delivery now (after a quota raise, or when Rotor's day turned early)."""
-    from service.connection import connect
-    from workers.backlog import run_deferred_now
-
-    moved = run_deferred_now(connect(config.redis_url), config)
-    click.echo(json.dumps({"queued": moved}) if as_json else f"queued {moved} deferred deliveries")
-
-
-def print_table(columns: tuple[str, ...], rows: list[dict[str, Any]]) -> None:
-    cells = [[("-" if row[c] is None else str(row[c])) for c in columns] for row in rows]
-    widths = [max([len(c), *(len(r[i]) for r in cells)]) for i, c in enumerate(columns)]
-    for line in [list(columns), *cells]:
-        click.echo("  ".join(value.ljust(width) for value, width in zip(line, widths, strict=True)).rstrip())
-
-
-@main.command()
-@click.argument("submission_id")
-@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
-@with_config
-def status(config: Config, submission_id: str, as_json: bool) -> None:
-    """Show one submission: status, Rotor lead id, attempts and history."""
-    from service.connection import connect
-    from service.submissions import SubmissionStore
-
-    submission = SubmissionStore(connect(config.redis_url)).get(submission_id)
-    if submission is None:
-        raise click.ClickException(f"no submission {submission_id}")
-    data = submission.to_dict()
-    if as_json:
-        click.echo(json.dumps(data, indent=2))
-        return
-    for key in ("id", "source", "status", "lead_id", "rotor_result", "error", "attempts", "received_at", "updated_at"):
-        click.echo(f"{key:<13} {data[key] if data[key] is not None else '-'}")
-    click.echo("history:")
-    for event in data["events"]:
-        what = event.get("status") or "attempt " + json.dumps(event.get("attempt"))
-        click.echo(f"  {event['at']}  {what}  {event.get('note', '')}".rstrip())
+for command in cli_ops.COMMANDS:
+    main.add_command(command)

@@ -109,6 +109,8 @@ class Config:
     auth_probe_seconds: int = 300
     # How long an identical submission counts as a duplicate (content fingerprint, delivered snapshot).
     dedup_window_seconds: int = 24 * 3600
+    # How long raw payloads and PII are kept once a submission is settled or failed (and RQ's failed jobs).
+    retention_seconds: int = 30 * 24 * 3600
     forms: Mapping[str, FormConfig] = field(default_factory=dict)
     accounts: Mapping[str, AccountConfig] = field(default_factory=dict)
     sources: Mapping[str, SourceConfig] = field(default_factory=dict)
@@ -162,6 +164,7 @@ class Config:
             fresh_reserve_percent=_integer(env, "ROTOR_FRESH_RESERVE_PERCENT", 20, minimum=0, maximum=90),
             auth_probe_seconds=_integer(env, "ROTOR_AUTH_PROBE_SECONDS", 300, minimum=1),
             dedup_window_seconds=_integer(env, "LEADGATE_DEDUP_WINDOW_SECONDS", 24 * 3600, minimum=0),
+            retention_seconds=_integer(env, "LEADGATE_RETENTION_DAYS", 30, minimum=1) * 24 * 3600,
             forms=forms,
             accounts=accounts,
             sources=sources,

@@ -4,7 +4,7 @@
   * ConfigError: a setting is invalid; raised only while starting, printed as one line.
   * HttpError: answered to the caller by the one error handler in ``service.http_errors``.
     * BadRequest (400), Unauthorized (401), Forbidden (403), NotFound (404), UnsupportedMediaType (415),
-      InvalidSubmission (422, with ``{field: [message]}``), StoreUnavailable (503).
+      InvalidInput (422, with ``{field: [message]}``), StoreUnavailable (503).
   * DeliveryError: a Rotor call did not deliver. ``workers.rotor`` is the only place that turns
     HTTP answers and transport failures into these; ``workers.retry`` decides what each means.
     * RotorUnreachable: timeout or broken connection (Rotor may have applied and counted it).
@@ -64,7 +64,7 @@ class UnsupportedMediaType(HttpError):
     status_code = 415
 
 
-class InvalidSubmission(HttpError):
+class InvalidInput(HttpError):
     status_code = 422
 
 
@@ -73,7 +73,10 @@ class StoreUnavailable(HttpError):
 
 
 class DeliveryError(LeadgateError):
-    """A Rotor call did not deliver the lead."""
+    """A Rotor call (or a platform's lead read) did not deliver the lead."""
+
+    # What ``leadgate failed list --error-class`` filters on.
+    error_class = "unavailable"
 
     def __init__(
         self,
@@ -103,19 +106,19 @@ class RotorServerError(DeliveryError):
 
 
 class RotorRejected(DeliveryError):
-    pass
+    error_class = "rejected"
 
 
 class RotorAuthFailed(DeliveryError):
-    pass
+    error_class = "auth"
 
 
 class RotorNotFound(DeliveryError):
-    pass
+    error_class = "not_found"
 
 
 class RotorQuotaExceeded(DeliveryError):
-    pass
+    error_class = "quota"
 
 
 class LeadReadUnavailable(DeliveryError):
@@ -123,4 +126,4 @@ class LeadReadUnavailable(DeliveryError):
 
 
 class LeadReadRefused(DeliveryError):
-    pass
+    error_class = "read_refused"

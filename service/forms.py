@@ -13,7 +13,7 @@ from flask import Blueprint, Response, current_app, jsonify, redirect, request
 from marshmallow import ValidationError
 
 from service.config import FormConfig
-from service.errors import BadRequest, Forbidden, InvalidSubmission, NotFound, UnsupportedMediaType
+from service.errors import BadRequest, Forbidden, InvalidInput, NotFound, UnsupportedMediaType
 from service.intake import Intake
 from service.responses import FORM_CONTENT_TYPES, html_page, wants_html
 from service.sources.forms import is_bot
@@ -65,7 +65,7 @@ def receive_form(intake: Intake, form_key: str) -> Response:
     try:
         lead = intake.form_schemas[form_key].load(fields)
     except ValidationError as exc:
-        raise InvalidSubmission("Some fields need fixing.", errors=exc.normalized_messages()) from exc
+        raise InvalidInput("Some fields need fixing.", errors=exc.normalized_messages()) from exc
     return _accepted(intake.accept(source=source, raw=raw, lead=lead, account=form.account), form)
 
 

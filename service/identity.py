@@ -21,8 +21,6 @@ from redis import Redis
 
 from service import keys
 
-IDENTITY_TTL_SECONDS = 180 * 24 * 3600  # refreshed on every submission of the person
-
 # KEYS: the identity keys present (phone first); ARGV[1] a new person id, ARGV[2] the TTL, ARGV[3] the
 # key prefix of persons. Returns the person id. Key names are built here from ARGV[3] for the fold only.
 RESOLVE_SCRIPT = """
@@ -56,8 +54,12 @@ return person
 
 
 class PersonIndex:
-    def __init__(self, connection: Redis) -> None:
+    """Phone and email to person. The keys hold PII, so they live as long as the retention period,
+    refreshed by every submission of the person."""
+
+    def __init__(self, connection: Redis, *, ttl_seconds: int) -> None:
         self._resolve = connection.register_script(RESOLVE_SCRIPT)
+        self.ttl_seconds = ttl_seconds
 
     def resolve(self, account: str, lead: Mapping[str, Any]) -> str | None:
         """The person id for ``lead``'s phone or email, created if neither is known; None without either."""
@@ -65,7 +67,7 @@ class PersonIndex:
         if not identity_keys:
             return None
         prefix = keys.person("")
-        person = self._resolve(keys=identity_keys, args=[secrets.token_hex(8), IDENTITY_TTL_SECONDS, prefix])
+        person = self._resolve(keys=identity_keys, args=[secrets.token_hex(8), self.ttl_seconds, prefix])
         return person.decode() if isinstance(person, bytes) else str(person)
 
 

@@ -45,8 +45,8 @@ class Intake:
             config=config,
             connection=connection,
             queue=Queue(keys.DELIVERY_QUEUE, connection=connection),
-            submissions=SubmissionStore(connection),
-            people=PersonIndex(connection),
+            submissions=SubmissionStore(connection, retention_seconds=config.retention_seconds),
+            people=PersonIndex(connection, ttl_seconds=config.retention_seconds),
         )
 
     def accept(
@@ -129,15 +129,18 @@ class Intake:
                         pipe.multi()
                         if idempotency is not None:
                             pipe.set(idempotency[0], submission_id, ex=idempotency[1])
-                        error = note if status is SubmissionStatus.FAILED else None
+                        failed = status is SubmissionStatus.FAILED
                         self.submissions.create(
                             submission_id, **record, status=status, person=person, note=note, read_ref=read_ref,
-                            error=error, pipeline=pipe,
+                            error=note if failed else None, error_class="invalid_lead" if failed else None,
+                            pipeline=pipe,
                         )  # fmt: skip
                         if queued:
                             if person is not None:
                                 pipe.rpush(keys.person_pending(person), submission_id)
-                            enqueue_delivery(self.queue, submission_id, pipeline=pipe)
+                            enqueue_delivery(
+                                self.queue, submission_id, failure_ttl=self.config.retention_seconds, pipeline=pipe
+                            )
                         pipe.execute()
                         return submission_id
                     except redis.WatchError:

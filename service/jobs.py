@@ -21,18 +21,21 @@ def enqueue_delivery(
     *,
     job_id: str | None = None,
     at: datetime | None = None,
+    failure_ttl: int | None = None,
     pipeline: Pipeline | None = None,
 ) -> Job:
     """Queue ``deliver_submission(submission_id)`` now, or schedule it for ``at``.
 
     The first job of a submission has the submission's id; later ones (after a deferral) get
-    ``<id>-<n>``, since a job cannot schedule a new run of itself under its own id.
+    ``<id>-<n>``, since a job cannot schedule a new run of itself under its own id. ``failure_ttl``
+    follows the retention setting, since a failed job keeps the submission id and RQ's traceback.
     """
     options = {
         "args": (submission_id,),
         "job_id": job_id or submission_id,
         "timeout": DELIVERY_JOB_TIMEOUT,
         "result_ttl": DELIVERY_RESULT_TTL,
+        "failure_ttl": failure_ttl,
         "description": f"deliver submission {submission_id}",
         "pipeline": pipeline,
     }

@@ -9,6 +9,8 @@ PREFIX = "leadgate"
 DELIVERY_QUEUE = "deliveries"
 # Deferred deliveries come back here; workers take fresh leads first (speed-to-lead).
 BACKLOG_QUEUE = "backlog"
+# Sorted set: ids of failed submissions, scored by when they failed; what `leadgate failed list` reads.
+FAILED_INDEX = f"{PREFIX}:failed"
 
 
 def submission(submission_id: str) -> str:

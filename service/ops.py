@@ -1,13 +1,22 @@
-"""The ops API: read a submission's fate. Off unless ``LEADGATE_ADMIN_TOKEN`` is set."""
+"""The ops API: the CLI's operations over HTTP, behind ``Authorization: Bearer $LEADGATE_ADMIN_TOKEN``.
+
+Off (404) unless the token is set; compared in constant time. Every view validates its input with
+a schema from ``service.ops_schemas`` and hands off to ``service.reprocess``, like the CLI does.
+"""
 
 from __future__ import annotations
 
 import hmac
+from datetime import UTC, datetime
+from typing import Any
 
 from flask import Blueprint, Response, current_app, jsonify, request
+from marshmallow import Schema, ValidationError
 
-from service.errors import NotFound, Unauthorized
+from service.errors import DeliveryError, InvalidInput, NotFound, StoreUnavailable, Unauthorized
 from service.intake import Intake
+from service.ops_schemas import BulkRequestSchema, DiscardRequestSchema, FailedQuerySchema
+from service.reprocess import FailedFilter, Reprocessor
 
 bp = Blueprint("ops", __name__)
 
@@ -22,10 +31,29 @@ def require_admin_token() -> None:
         raise Unauthorized("A valid 'Authorization: Bearer <LEADGATE_ADMIN_TOKEN>' header is required.")
 
 
+def _intake() -> Intake:
+    return current_app.extensions["leadgate"]
+
+
+def _reprocessor() -> Reprocessor:
+    intake = _intake()
+    return Reprocessor(intake.connection, intake.config)
+
+
+def _load(schema: Schema, data: Any) -> dict[str, Any]:
+    try:
+        return schema.load(data if data is not None else {})
+    except ValidationError as exc:
+        raise InvalidInput("The request is not valid.", errors=exc.normalized_messages()) from exc
+
+
+def _filters(query: dict[str, Any]) -> FailedFilter:
+    return FailedFilter(**{k: v for k, v in query.items() if k != "limit"})
+
+
 @bp.get("/v1/submissions/<submission_id>")
 def get_submission(submission_id: str) -> Response:
-    intake: Intake = current_app.extensions["leadgate"]
-    submission = intake.submissions.get(submission_id)
+    submission = _intake().submissions.get(submission_id)
     if submission is None:
         raise NotFound(f"There is no submission {submission_id!r}.")
     data = submission.to_dict()
@@ -33,3 +61,68 @@ def get_submission(submission_id: str) -> Response:
     data["attempts"] = [e["attempt"] | {"at": e["at"]} for e in events if "attempt" in e]
     data["history"] = [e for e in events if "status" in e]
     return jsonify(data)
+
+
+@bp.get("/v1/ops/failed")
+def list_failed() -> Response:
+    query = _load(FailedQuerySchema(), request.args.to_dict())
+    items = _reprocessor().failed(_filters(query), limit=query.get("limit"))
+    return jsonify([item.to_dict() for item in items])
+
+
+@bp.post("/v1/ops/failed/retry")
+def retry_failed() -> Response:
+    return _bulk(lambda reprocessor, ids: reprocessor.retry(ids))
+
+
+@bp.post("/v1/ops/replay")
+def replay() -> Response:
+    return _bulk(lambda reprocessor, ids: reprocessor.replay(ids))
+
+
+def _bulk(operation) -> Response:
+    body = _load(BulkRequestSchema(), request.get_json(silent=True))
+    reprocessor = _reprocessor()
+    ids = body.get("ids") or [item.id for item in reprocessor.failed(_filters(body["filters"]))]
+    return jsonify(operation(reprocessor, ids).to_dict())
+
+
+@bp.post("/v1/ops/submissions/<submission_id>/discard")
+def discard(submission_id: str) -> Response:
+    body = _load(DiscardRequestSchema(), request.get_json(silent=True))
+    problem = _reprocessor().discard(submission_id, body["reason"])
+    if problem == "no such submission":
+        raise NotFound(f"There is no submission {submission_id!r}.")
+    if problem:
+        raise InvalidInput(f"Cannot discard {submission_id}: {problem}.")
+    return jsonify(discarded=submission_id)
+
+
+@bp.post("/v1/ops/deferred/run-now")
+def deferred_run_now() -> Response:
+    from workers.backlog import run_deferred_now
+
+    return jsonify(queued=run_deferred_now(_intake().connection, _intake().config))
+
+
+@bp.get("/v1/ops/quota")
+def quota() -> Response:
+    from workers.backlog import account_reports
+
+    reports = account_reports(_intake().connection, _intake().config, datetime.now(UTC))
+    return jsonify([report.to_dict() for report in reports])
+
+
+@bp.get("/v1/ops/leads/<lead_id>")
+def lookup(lead_id: str) -> Response:
+    from workers.lookup import lookup_lead
+
+    account = request.args.get("account", "default")
+    if account not in _intake().config.account_names():
+        raise NotFound(f"There is no account {account!r}.")
+    try:
+        return jsonify(lookup_lead(_intake().connection, _intake().config, lead_id, account=account))
+    except DeliveryError as exc:
+        if exc.http_status == 404:
+            raise NotFound(f"Rotor has no lead {lead_id!r}.") from exc
+        raise StoreUnavailable(f"Rotor could not be asked: {exc.message}") from exc

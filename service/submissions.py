@@ -33,6 +33,10 @@ class SubmissionStatus(str, Enum):
     DISCARDED = "discarded"  # dropped on purpose (honeypot, ops decision)
 
 
+# Records in these states expire after the retention period; waiting ones are kept until settled.
+FINAL = (SubmissionStatus.DELIVERED, SubmissionStatus.DUPLICATE, SubmissionStatus.DISCARDED, SubmissionStatus.FAILED)
+
+
 def new_submission_id() -> str:
     """A time-ordered id (ms timestamp + randomness) that RQ accepts as a job id."""
     return f"{time.time_ns() // 1_000_000:012x}{secrets.token_hex(6)}"
@@ -67,6 +71,8 @@ class Submission:
     duplicate_of: str | None = None  # the submission that already carried everything this one says
     read_ref: str | None = None  # "meta:<leadgen_id>": the lead is read from the platform at delivery
     read: dict[str, Any] | None = None  # what that read returned
+    error_class: str | None = None  # unavailable, rejected, auth, not_found, read_refused, invalid_lead
+    replay: bool = False  # an operator's replay: delivered even if Rotor already has it all
     events: list[dict[str, Any]] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
@@ -88,13 +94,14 @@ class DeliveryState:
     source: str
     received_at: str
     read_ref: str | None
+    replay: bool
 
-
-    FIELDS = ("status", "account", "lead", "failures", "deferrals", "person", "source", "received_at", "read_ref")
+    FIELDS = ("status", "account", "lead", "failures", "deferrals", "person", "source", "received_at", "read_ref",
+              "replay")  # fmt: skip
 
     @classmethod
     def from_row(cls, row: list[bytes | None]) -> DeliveryState | None:
-        status, account, lead, failures, deferrals, person, source, received_at, read_ref = row
+        status, account, lead, failures, deferrals, person, source, received_at, read_ref, replay = row
         if status is None:
             return None
         return cls(
@@ -107,14 +114,19 @@ class DeliveryState:
             source=source.decode() if source else "",
             received_at=received_at.decode() if received_at else "",
             read_ref=read_ref.decode() if read_ref else None,
+            replay=bool(replay),
         )
 
 
 class SubmissionStore:
-    """Reads and writes submission records."""
+    """Reads and writes submission records.
 
-    def __init__(self, connection: Redis) -> None:
+    ``retention_seconds``: how long a settled or failed record (raw payload, PII) is kept.
+    """
+
+    def __init__(self, connection: Redis, *, retention_seconds: int = 30 * 24 * 3600) -> None:
         self.connection = connection
+        self.retention_seconds = retention_seconds
 
     def create(
         self,
@@ -130,6 +142,7 @@ class SubmissionStore:
         duplicate_of: str | None = None,
         read_ref: str | None = None,
         error: str | None = None,
+        error_class: str | None = None,
         pipeline: Pipeline | None = None,
     ) -> None:
         connection = pipeline if pipeline is not None else self.connection
@@ -149,11 +162,13 @@ class SubmissionStore:
             record["lead"] = json.dumps(lead, separators=(",", ":"))
         if person is not None:
             record["person"] = person
-        for name, value in (("duplicate_of", duplicate_of), ("read_ref", read_ref), ("error", error)):
+        optional = (("duplicate_of", duplicate_of), ("read_ref", read_ref), ("error", error), ("error_class", error_class))
+        for name, value in optional:
             if value is not None:
                 record[name] = value
         connection.hset(keys.submission(submission_id), mapping=record)
         self._log(connection, submission_id, {"at": at, "status": status.value, "note": note})
+        self._index(connection, submission_id, status)
 
     def set_status(
         self,
@@ -169,6 +184,26 @@ class SubmissionStore:
         at = utc_now()
         connection.hset(keys.submission(submission_id), mapping={"status": status.value, "updated_at": at, **fields})
         self._log(connection, submission_id, {"at": at, "status": status.value, "note": note})
+        self._index(connection, submission_id, status)
+
+    def reopen(self, submission_id: str, note: str, *, pipeline: Pipeline | None = None, **fields: str | int) -> None:
+        """Back to ``queued`` with a fresh retry budget: an operator's retry or replay."""
+        self.set_status(
+            submission_id, SubmissionStatus.QUEUED, note=note, failures=0, error="", error_class="",
+            pipeline=pipeline, **fields,
+        )  # fmt: skip
+
+    def _index(self, connection: Redis | Pipeline, submission_id: str, status: SubmissionStatus) -> None:
+        """Keep the failed index and the retention TTLs in step with ``status``."""
+        if status is SubmissionStatus.FAILED:
+            connection.zadd(keys.FAILED_INDEX, {submission_id: time.time()})
+        else:
+            connection.zrem(keys.FAILED_INDEX, submission_id)
+        for key in (keys.submission(submission_id), keys.submission_events(submission_id)):
+            if status in FINAL:
+                connection.expire(key, self.retention_seconds)
+            else:
+                connection.persist(key)
 
     def record_attempt(
         self, submission_id: str, attempt: dict[str, Any], *, transient: bool = False, pipeline: Pipeline | None = None
@@ -210,6 +245,8 @@ class SubmissionStore:
             duplicate_of=data.get("duplicate_of") or None,
             read_ref=data.get("read_ref") or None,
             read=json.loads(data["read"]) if data.get("read") else None,
+            error_class=data.get("error_class") or None,
+            replay=bool(data.get("replay")),
             events=[json.loads(e) for e in events],
         )
 

@@ -62,13 +62,18 @@ class Delivery:
         self.connection = connection
         self.ctx = ctx
         self.submission_id = submission_id
-        self.store = SubmissionStore(connection)
+        self.store = SubmissionStore(connection, retention_seconds=ctx.config.retention_seconds)
         self.people = People(connection, self.store)
+        self.person_index = PersonIndex(connection, ttl_seconds=ctx.config.retention_seconds)
         self.ledger = QuotaLedger(connection, reset_utc=ctx.config.quota_reset_utc)
         self.circuit = AccountCircuit(connection, probe_seconds=ctx.config.auth_probe_seconds)
 
     def run(self) -> str | Retry:
         state = self._state()
+        if state.status is SubmissionStatus.FAILED:
+            # A failed submission's job runs again only when an operator asked for it: `leadgate failed
+            # retry`, `rq requeue` or rq-dashboard all end here, and all get a fresh retry budget.
+            state = self._reopen(state)
         if state.lead is None and state.read_ref and state.status in UNREAD:
             outcome = self._read(state)
             if outcome is not None:
@@ -96,6 +101,14 @@ class Delivery:
             raise SubmissionMissing(f"submission {self.submission_id} is not stored (purged, or deleted by hand)")
         return state
 
+    def _reopen(self, state: DeliveryState) -> DeliveryState:
+        with self.connection.pipeline() as pipe:
+            self.store.reopen(self.submission_id, "retried by an operator", pipeline=pipe)
+            if state.person is not None:
+                pipe.rpush(keys.person_pending(state.person), self.submission_id)
+            pipe.execute()
+        return self._state()
+
     def _read(self, state: DeliveryState) -> str | Retry | None:
         """Read an announced lead from its platform and store it; None when it is ready to deliver."""
         source = self.ctx.config.sources.get(state.source.partition(":")[2])
@@ -114,7 +127,7 @@ class Delivery:
         lead, problem = load_lead(schema_for(source, self.ctx.config), data, test=test)
         if lead is None:
             return self._fail(state, problem or "unreadable lead")
-        person = PersonIndex(self.connection).resolve(state.account, lead)
+        person = self.person_index.resolve(state.account, lead)
         with self.connection.pipeline() as pipe:
             self.store.replace_lead(self.submission_id, lead, person=person, pipeline=pipe)
             if person is not None:
@@ -125,14 +138,17 @@ class Delivery:
 
     def _fail(self, state: DeliveryState, reason: str) -> str:
         """A failure that no retry would fix and that is not an exception (bad content): record it."""
-        self.store.set_status(self.submission_id, SubmissionStatus.FAILED, note=reason, error=reason)
+        self.store.set_status(
+            self.submission_id, SubmissionStatus.FAILED, note=reason, error=reason, error_class="invalid_lead"
+        )
         return f"failed: {reason}"
 
     def _deliver(self, state: DeliveryState, members: list[Member], person: Person) -> str | Retry:
         if state.status in SETTLED:
             return f"already {state.status.value}"
         body = merge([member.piece for member in members])
-        if person.delivered and is_covered(body, person.delivered):
+        replay = any(member.state.replay for member in members)
+        if person.delivered and not replay and is_covered(body, person.delivered):
             return self._settle_as_duplicates(members, person)
         if person.lead_id and "id" not in body:
             body = {"id": person.lead_id, **body}
@@ -166,7 +182,7 @@ class Delivery:
                 note = f"lead {outcome} in Rotor" + (f" by {self.submission_id}'s upsert" if merged else "")
                 self.store.set_status(
                     submission_id, SubmissionStatus.DELIVERED, note=note, lead_id=result.lead_id,
-                    rotor_result=outcome, error="", deferred_until="", pipeline=pipe, **merged,
+                    rotor_result=outcome, error="", deferred_until="", replay="", pipeline=pipe, **merged,
                 )  # fmt: skip
             if state.person is not None:
                 self.people.remember_delivery(person, result.lead_id, body, self.submission_id, pipeline=pipe)
@@ -221,8 +237,9 @@ class Delivery:
             return Retry(max=RQ_RETRY_CAP, interval=decision.delay)
         with self.connection.pipeline() as pipe:
             self.store.set_status(
-                self.submission_id, SubmissionStatus.FAILED, note=error.message, error=error.message, pipeline=pipe
-            )
+                self.submission_id, SubmissionStatus.FAILED, note=error.message, error=error.message,
+                error_class=error.error_class, pipeline=pipe,
+            )  # fmt: skip
             self.people.settle(state.person, [self.submission_id], pipeline=pipe)
             pipe.srem(keys.account_deferred(state.account), self.submission_id)
             pipe.execute()
@@ -236,7 +253,8 @@ class Delivery:
         at = until.isoformat(timespec="seconds")
         with self.connection.pipeline() as pipe:
             pipe.multi()
-            enqueue_delivery(backlog, self.submission_id, job_id=job_id, at=until, pipeline=pipe)
+            enqueue_delivery(backlog, self.submission_id, job_id=job_id, at=until,
+                             failure_ttl=self.ctx.config.retention_seconds, pipeline=pipe)  # fmt: skip
             self.store.set_status(
                 self.submission_id, SubmissionStatus.DEFERRED, note=f"{reason}; runs at {at}",
                 deferred_until=at, deferrals=deferrals, job_id=job_id, pipeline=pipe,

@@ -20,7 +20,6 @@ from typing import Any
 from redis import Redis
 
 from service import keys
-from service.identity import IDENTITY_TTL_SECONDS
 from service.submissions import DeliveryState, SubmissionStatus, SubmissionStore
 from workers.merge import Piece, accumulate
 
@@ -113,8 +112,7 @@ class People:
     def forget_lead_id(self, person_id: str) -> None:
         self.connection.hdel(keys.person(person_id), "lead_id")
 
-    @staticmethod
-    def remember_delivery(person: Person, lead_id: str, body: dict[str, Any], by: str, *, pipeline: Any) -> None:
+    def remember_delivery(self, person: Person, lead_id: str, body: dict[str, Any], by: str, *, pipeline: Any) -> None:
         """Store the lead id, and what Rotor now holds from us (for the dedup window)."""
         holds = accumulate(person.delivered, body)
         key = keys.person(person.id)
@@ -122,7 +120,7 @@ class People:
             "lead_id": lead_id, "delivered_by": by, "delivered_at": time.time(),
             "delivered": json.dumps(holds, separators=(",", ":")),
         })  # fmt: skip
-        pipeline.expire(key, IDENTITY_TTL_SECONDS)
+        pipeline.expire(key, self.store.retention_seconds)
 
     @staticmethod
     def settle(person_id: str | None, member_ids: list[str], *, pipeline: Any) -> None:

@@ -1,0 +1,215 @@
+"""What the person on call does: list failures, retry them, replay them with today's mapping, discard.
+
+Used by both the CLI and the ops API, so the two always behave the same. Retrying puts a failed
+submission's delivery job back on its queue: the very job RQ kept in its failed registry when there
+is one (exactly what ``rq requeue`` does), a new one otherwise. The job itself reopens the
+submission with a fresh retry budget, so a retry from rq-dashboard is the same retry. Replaying
+re-normalises the raw payload with today's mapping (the fix for a mapping bug) and delivers it onto
+the person's known Rotor lead, past the dedup window.
+"""
+
+from __future__ import annotations
+
+import secrets
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from marshmallow import ValidationError
+from redis import Redis
+from rq import Queue
+
+from service import keys
+from service.config import Config
+from service.identity import PersonIndex
+from service.jobs import enqueue_delivery
+from service.sources.forms import WebsiteFormSchema
+from service.sources.registry import load_lead, schema_for
+from service.submissions import FINAL, Submission, SubmissionStatus, SubmissionStore
+
+
+@dataclass(frozen=True)
+class FailedFilter:
+    source: str | None = None  # "form:contact", "webhook:meta", or a prefix such as "webhook"
+    account: str | None = None
+    error_class: str | None = None
+    older_than: int | None = None  # seconds since it failed
+    newer_than: int | None = None
+
+    def accepts(self, submission: Submission, failed_at: float, now: float) -> bool:
+        age = now - failed_at
+        return (
+            (self.source is None or submission.source == self.source or submission.source.startswith(f"{self.source}:"))
+            and (self.account is None or submission.account == self.account)
+            and (self.error_class is None or submission.error_class == self.error_class)
+            and (self.older_than is None or age >= self.older_than)
+            and (self.newer_than is None or age <= self.newer_than)
+        )
+
+
+@dataclass(frozen=True)
+class FailedItem:
+    id: str
+    source: str
+    account: str
+    error_class: str | None
+    error: str | None
+    attempts: int
+    failed_at: float
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class Report:
+    """What a bulk operation did: ids done, and why the others were skipped."""
+
+    done: list[str] = field(default_factory=list)
+    skipped: dict[str, str] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"done": len(self.done), "skipped": self.skipped, "ids": self.done}
+
+
+Progress = Callable[[int], None]
+
+
+class Reprocessor:
+    def __init__(self, connection: Redis, config: Config) -> None:
+        self.connection = connection
+        self.config = config
+        self.store = SubmissionStore(connection, retention_seconds=config.retention_seconds)
+        self.queue = Queue(keys.DELIVERY_QUEUE, connection=connection)
+
+    def failed(self, filters: FailedFilter = FailedFilter(), *, limit: int | None = None) -> list[FailedItem]:
+        """Failed submissions, oldest failure first."""
+        now, items = time.time(), []
+        for raw_id, failed_at in self.connection.zrange(keys.FAILED_INDEX, 0, -1, withscores=True):
+            submission = self.store.get(raw_id.decode())
+            if submission is None or submission.status is not SubmissionStatus.FAILED:
+                self.connection.zrem(keys.FAILED_INDEX, raw_id)  # expired by retention, or moved on
+                continue
+            if filters.accepts(submission, failed_at, now):
+                items.append(FailedItem(submission.id, submission.source, submission.account, submission.error_class,
+                                        submission.error, submission.attempts, failed_at))  # fmt: skip
+                if limit is not None and len(items) >= limit:
+                    break
+        return items
+
+    def retry(self, ids: Iterable[str], *, progress: Progress | None = None) -> Report:
+        report = Report()
+        for submission_id in ids:
+            reason = self._retry_one(submission_id)
+            if reason is None:
+                report.done.append(submission_id)
+            else:
+                report.skipped[submission_id] = reason
+            if progress:
+                progress(1)
+        return report
+
+    def _retry_one(self, submission_id: str) -> str | None:
+        submission = self.store.get(submission_id)
+        if submission is None:
+            return "no such submission"
+        if submission.status is not SubmissionStatus.FAILED:
+            return f"not failed (it is {submission.status.value})"
+        if submission.lead is None and submission.read_ref is None:
+            return "its payload never made a deliverable lead: fix the mapping and use replay"
+        for queue in (self.queue, Queue(keys.BACKLOG_QUEUE, connection=self.connection)):
+            if submission.job_id and submission.job_id in queue.failed_job_registry:
+                queue.failed_job_registry.requeue(submission.job_id)  # what `rq requeue` does
+                return None
+        job_id = f"{submission_id}-{secrets.token_hex(3)}"
+        with self.connection.pipeline() as pipe:
+            pipe.multi()
+            enqueue_delivery(self.queue, submission_id, job_id=job_id, failure_ttl=self.config.retention_seconds,
+                             pipeline=pipe)  # fmt: skip
+            pipe.hset(keys.submission(submission_id), "job_id", job_id)
+            pipe.execute()
+        return None
+
+    def replay(self, ids: Iterable[str], *, progress: Progress | None = None) -> Report:
+        report = Report()
+        for submission_id in ids:
+            reason = self._replay_one(submission_id)
+            if reason is None:
+                report.done.append(submission_id)
+            else:
+                report.skipped[submission_id] = reason
+            if progress:
+                progress(1)
+        return report
+
+    def _replay_one(self, submission_id: str) -> str | None:
+        submission = self.store.get(submission_id)
+        if submission is None:
+            return "no such submission"
+        try:
+            lead = self.normalise(submission)
+        except ValueError as exc:
+            return str(exc)
+        fields: dict[str, Any] = {"replay": 1, "job_id": f"{submission_id}-{secrets.token_hex(3)}"}
+        person = None
+        if lead is not None:
+            person = PersonIndex(self.connection, ttl_seconds=self.config.retention_seconds).resolve(
+                submission.account, lead
+            )
+        with self.connection.pipeline() as pipe:
+            pipe.multi()
+            if lead is not None:
+                self.store.replace_lead(submission_id, lead, person=person, pipeline=pipe)
+                if person is not None:
+                    pipe.rpush(keys.person_pending(person), submission_id)
+            else:  # an announced lead never read: read it again
+                pipe.hdel(keys.submission(submission_id), "lead")
+            note = "replayed by an operator with today's mapping"
+            status = SubmissionStatus.QUEUED if lead is not None else SubmissionStatus.RECEIVED
+            self.store.set_status(submission_id, status, note=note, failures=0, error="", error_class="", pipeline=pipe,
+                                  **fields)  # fmt: skip
+            enqueue_delivery(self.queue, submission_id, job_id=fields["job_id"],
+                             failure_ttl=self.config.retention_seconds, pipeline=pipe)  # fmt: skip
+            pipe.execute()
+        return None
+
+    def normalise(self, submission: Submission) -> dict[str, Any] | None:
+        """The Rotor body today's mapping makes of the raw payload (None: re-read it from the platform)."""
+        kind, _, name = submission.source.partition(":")
+        if kind == "form":
+            form = self.config.forms.get(name)
+            if form is None:
+                raise ValueError(f"form {name!r} is no longer configured")
+            try:
+                return WebsiteFormSchema(form=form, phone_region=self.config.default_phone_region).load(
+                    submission.raw["fields"]
+                )
+            except ValidationError as exc:
+                raise ValueError(f"still not a deliverable lead: {exc.normalized_messages()}") from exc
+        source = self.config.sources.get(name)
+        if kind != "webhook" or source is None:
+            raise ValueError(f"source {submission.source!r} is not configured")
+        if submission.read_ref and submission.read is None:
+            return None
+        payload = submission.read if submission.read_ref else submission.raw.get("payload")
+        lead, problem = load_lead(schema_for(source, self.config), payload, test=False)
+        if lead is None:
+            raise ValueError(f"still not a deliverable lead: {problem}")
+        return lead
+
+    def discard(self, submission_id: str, reason: str) -> str | None:
+        """Stop a submission for good (spam that got through, a lead delivered by hand); None when done."""
+        submission = self.store.get(submission_id)
+        if submission is None:
+            return "no such submission"
+        if submission.status in FINAL and submission.status is not SubmissionStatus.FAILED:
+            return f"already {submission.status.value}"
+        with self.connection.pipeline() as pipe:
+            self.store.set_status(submission_id, SubmissionStatus.DISCARDED, note=f"discarded by an operator: {reason}",
+                                  pipeline=pipe)  # fmt: skip
+            if submission.person:
+                pipe.lrem(keys.person_pending(submission.person), 0, submission_id)
+            pipe.srem(keys.account_deferred(submission.account), submission_id)
+            pipe.execute()
+        return None
