@@ -99,16 +99,7 @@ class Reprocessor:
         return items
 
     def retry(self, ids: Iterable[str], *, progress: Progress | None = None) -> Report:
-        report = Report()
-        for submission_id in ids:
-            reason = self._retry_one(submission_id)
-            if reason is None:
-                report.done.append(submission_id)
-            else:
-                report.skipped[submission_id] = reason
-            if progress:
-                progress(1)
-        return report
+        return _each(ids, self._retry_one, progress)
 
     def _retry_one(self, submission_id: str) -> str | None:
         submission = self.store.get(submission_id)
@@ -132,16 +123,7 @@ class Reprocessor:
         return None
 
     def replay(self, ids: Iterable[str], *, progress: Progress | None = None) -> Report:
-        report = Report()
-        for submission_id in ids:
-            reason = self._replay_one(submission_id)
-            if reason is None:
-                report.done.append(submission_id)
-            else:
-                report.skipped[submission_id] = reason
-            if progress:
-                progress(1)
-        return report
+        return _each(ids, self._replay_one, progress)
 
     def _replay_one(self, submission_id: str) -> str | None:
         submission = self.store.get(submission_id)
@@ -213,3 +195,17 @@ class Reprocessor:
             pipe.srem(keys.account_deferred(submission.account), submission_id)
             pipe.execute()
         return None
+
+
+def _each(ids: Iterable[str], operation: Callable[[str], str | None], progress: Progress | None) -> Report:
+    """Apply ``operation`` (None when done, else why not) to every id, reporting progress one by one."""
+    report = Report()
+    for submission_id in ids:
+        reason = operation(submission_id)
+        if reason is None:
+            report.done.append(submission_id)
+        else:
+            report.skipped[submission_id] = reason
+        if progress:
+            progress(1)
+    return report

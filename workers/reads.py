@@ -16,6 +16,7 @@ from service.config import Config, SourceConfig
 from service.errors import LeadReadRefused, LeadReadUnavailable
 from service.sources.linkedin import LEAD_RESPONSE_FIELDS
 from service.sources.meta import GRAPH_LEAD_FIELDS
+from workers.rotor import json_object
 
 DEFAULT_TIMEOUT = httpx.Timeout(10.0, connect=3.0)
 LINKEDIN_VERSION = "202411"
@@ -45,7 +46,7 @@ class LeadReader:
             raise LeadReadRefused("META_ACCESS_TOKEN is not set, so Meta leads cannot be read")
         url = f"{self.config.meta_graph_url}/{quote(leadgen_id, safe='')}"
         response = self._get(url, params={"fields": GRAPH_LEAD_FIELDS, "access_token": token}, what="Meta Graph")
-        payload = _json(response)
+        payload = json_object(response)
         if response.status_code == 200 and isinstance(payload.get("field_data"), list):
             return payload
         detail = payload["error"] if isinstance(payload.get("error"), dict) else {}
@@ -64,9 +65,10 @@ class LeadReader:
         headers = {"Authorization": f"Bearer {source.access_token}", "LinkedIn-Version": LINKEDIN_VERSION,
                    "X-Restli-Protocol-Version": "2.0.0"}  # fmt: skip
         response = self._get(url, params={"fields": LEAD_RESPONSE_FIELDS}, headers=headers, what="LinkedIn")
+        payload = json_object(response)
         if response.status_code == 200:
-            return _json(response)
-        message = f"LinkedIn answered {response.status_code}: {_json(response).get('message') or response.reason_phrase}"
+            return payload
+        message = f"LinkedIn answered {response.status_code}: {payload.get('message') or response.reason_phrase}"
         if response.status_code >= 500 or response.status_code == 429:
             raise LeadReadUnavailable(message, http_status=response.status_code)
         raise LeadReadRefused(message, http_status=response.status_code)
@@ -80,10 +82,3 @@ class LeadReader:
     def close(self) -> None:
         self._http.close()
 
-
-def _json(response: httpx.Response) -> dict[str, Any]:
-    try:
-        payload = response.json()
-    except ValueError:
-        return {}
-    return payload if isinstance(payload, dict) else {}

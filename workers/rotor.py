@@ -59,7 +59,7 @@ class RotorClient:
         """``POST /leads``: 201 created a lead, 200 updated the one matched by id, phone or email."""
         with _translate_transport_errors():
             response = self._http.post("leads", json=body)
-        payload = _json(response)
+        payload = json_object(response)
         if response.status_code in (200, 201) and isinstance(payload.get("id"), str):
             return UpsertResult(lead_id=payload["id"], created=response.status_code == 201)
         raise _error_for(response, payload)
@@ -68,7 +68,7 @@ class RotorClient:
         """``GET /leads/{id}``: the lead as Rotor has it now."""
         with _translate_transport_errors():
             response = self._http.get(f"leads/{lead_id}")
-        payload = _json(response)
+        payload = json_object(response)
         if response.status_code == 200 and isinstance(payload.get("data"), dict):
             return payload["data"]
         raise _error_for(response, payload)
@@ -90,7 +90,8 @@ def _translate_transport_errors() -> Iterator[None]:
         raise RotorUnreachable(f"cannot reach Rotor: {type(exc).__name__}: {exc}") from exc
 
 
-def _json(response: httpx.Response) -> dict[str, Any]:
+def json_object(response: httpx.Response) -> dict[str, Any]:
+    """The JSON object a response carries; {} for anything else (an HTML error page, a list)."""
     try:
         payload = response.json()
     except ValueError:
