@@ -111,6 +111,9 @@ class Config:
     dedup_window_seconds: int = 24 * 3600
     # How long raw payloads and PII are kept once a submission is settled or failed (and RQ's failed jobs).
     retention_seconds: int = 30 * 24 * 3600
+    # One delivery job: a platform read plus a Rotor call, each under connect 3 s + read timeout.
+    job_timeout_seconds: int = 30
+    rotor_timeout_seconds: float = 10.0
     forms: Mapping[str, FormConfig] = field(default_factory=dict)
     accounts: Mapping[str, AccountConfig] = field(default_factory=dict)
     sources: Mapping[str, SourceConfig] = field(default_factory=dict)
@@ -165,6 +168,8 @@ class Config:
             auth_probe_seconds=_integer(env, "ROTOR_AUTH_PROBE_SECONDS", 300, minimum=1),
             dedup_window_seconds=_integer(env, "LEADGATE_DEDUP_WINDOW_SECONDS", 24 * 3600, minimum=0),
             retention_seconds=_integer(env, "LEADGATE_RETENTION_DAYS", 30, minimum=1) * 24 * 3600,
+            job_timeout_seconds=_integer(env, "LEADGATE_JOB_TIMEOUT_SECONDS", 30, minimum=5),
+            rotor_timeout_seconds=_integer(env, "ROTOR_TIMEOUT_SECONDS", 10, minimum=1),
             forms=forms,
             accounts=accounts,
             sources=sources,

@@ -138,9 +138,7 @@ class Intake:
                         if queued:
                             if person is not None:
                                 pipe.rpush(keys.person_pending(person), submission_id)
-                            enqueue_delivery(
-                                self.queue, submission_id, failure_ttl=self.config.retention_seconds, pipeline=pipe
-                            )
+                            enqueue_delivery(self.queue, submission_id, self.config, pipeline=pipe)
                         pipe.execute()
                         return submission_id
                     except redis.WatchError:

@@ -6,11 +6,13 @@ from datetime import datetime
 
 from redis.client import Pipeline
 from rq import Queue
-from rq.job import Job
+from rq.job import Callback, Job
+
+from service.config import Config
 
 DELIVERY_JOB = "workers.deliver.deliver_submission"
-# One Rotor call with its timeouts takes at most ~13 s; anything past a minute is stuck.
-DELIVERY_JOB_TIMEOUT = 60
+# RQ calls it for every failed run; it re-queues the ones whose worker died (AbandonedJobError).
+ON_FAILURE = "workers.recovery.requeue_abandoned"
 # Finished jobs need not stay in RQ: the submission record keeps the outcome.
 DELIVERY_RESULT_TTL = 3600
 
@@ -18,24 +20,25 @@ DELIVERY_RESULT_TTL = 3600
 def enqueue_delivery(
     queue: Queue,
     submission_id: str,
+    config: Config,
     *,
     job_id: str | None = None,
     at: datetime | None = None,
-    failure_ttl: int | None = None,
     pipeline: Pipeline | None = None,
 ) -> Job:
     """Queue ``deliver_submission(submission_id)`` now, or schedule it for ``at``.
 
     The first job of a submission has the submission's id; later ones (after a deferral) get
-    ``<id>-<n>``, since a job cannot schedule a new run of itself under its own id. ``failure_ttl``
-    follows the retention setting, since a failed job keeps the submission id and RQ's traceback.
+    ``<id>-<n>``, since a job cannot schedule a new run of itself under its own id. RQ keeps a
+    failed job for the retention period, like the submission record.
     """
     options = {
         "args": (submission_id,),
         "job_id": job_id or submission_id,
-        "timeout": DELIVERY_JOB_TIMEOUT,
+        "timeout": config.job_timeout_seconds,
         "result_ttl": DELIVERY_RESULT_TTL,
-        "failure_ttl": failure_ttl,
+        "failure_ttl": config.retention_seconds,
+        "on_failure": Callback(ON_FAILURE),
         "description": f"deliver submission {submission_id}",
         "pipeline": pipeline,
     }

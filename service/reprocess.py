@@ -116,8 +116,7 @@ class Reprocessor:
         job_id = f"{submission_id}-{secrets.token_hex(3)}"
         with self.connection.pipeline() as pipe:
             pipe.multi()
-            enqueue_delivery(self.queue, submission_id, job_id=job_id, failure_ttl=self.config.retention_seconds,
-                             pipeline=pipe)  # fmt: skip
+            enqueue_delivery(self.queue, submission_id, self.config, job_id=job_id, pipeline=pipe)
             pipe.hset(keys.submission(submission_id), "job_id", job_id)
             pipe.execute()
         return None
@@ -151,8 +150,7 @@ class Reprocessor:
             status = SubmissionStatus.QUEUED if lead is not None else SubmissionStatus.RECEIVED
             self.store.set_status(submission_id, status, note=note, failures=0, error="", error_class="", pipeline=pipe,
                                   **fields)  # fmt: skip
-            enqueue_delivery(self.queue, submission_id, job_id=fields["job_id"],
-                             failure_ttl=self.config.retention_seconds, pipeline=pipe)  # fmt: skip
+            enqueue_delivery(self.queue, submission_id, self.config, job_id=fields["job_id"], pipeline=pipe)
             pipe.execute()
         return None
 

@@ -274,6 +274,11 @@ class SubmissionStore:
         connection = pipeline if pipeline is not None else self.connection
         connection.hset(keys.submission(submission_id), "read", json.dumps(read, separators=(",", ":")))
 
+    @classmethod
+    def note(cls, connection: Redis | Pipeline, submission_id: str, text: str) -> None:
+        """Add a remark to the history without changing the status."""
+        cls._log(connection, submission_id, {"at": utc_now(), "note": text})
+
     @staticmethod
     def _log(connection: Redis | Pipeline, submission_id: str, event: dict[str, Any]) -> None:
         event = {k: v for k, v in event.items() if v is not None}

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+import httpx
+
 from service.config import Config
 from service.errors import ConfigError
 from workers.quota import Budget
@@ -44,7 +46,8 @@ class DeliveryContext:
         if account not in self._clients:
             api_key = self.config.account(account).api_key
             assert api_key, "checked in from_config"
-            self._clients[account] = RotorClient(self.config.rotor_base_url, api_key)
+            timeout = httpx.Timeout(self.config.rotor_timeout_seconds, connect=3.0)
+            self._clients[account] = RotorClient(self.config.rotor_base_url, api_key, timeout=timeout)
         return self._clients[account]
 
     @property

@@ -63,7 +63,7 @@ class Delivery:
         self.ctx = ctx
         self.submission_id = submission_id
         self.store = SubmissionStore(connection, retention_seconds=ctx.config.retention_seconds)
-        self.people = People(connection, self.store)
+        self.people = People(connection, self.store, job_timeout_seconds=ctx.config.job_timeout_seconds)
         self.person_index = PersonIndex(connection, ttl_seconds=ctx.config.retention_seconds)
         self.ledger = QuotaLedger(connection, reset_utc=ctx.config.quota_reset_utc)
         self.circuit = AccountCircuit(connection, probe_seconds=ctx.config.auth_probe_seconds)
@@ -253,8 +253,7 @@ class Delivery:
         at = until.isoformat(timespec="seconds")
         with self.connection.pipeline() as pipe:
             pipe.multi()
-            enqueue_delivery(backlog, self.submission_id, job_id=job_id, at=until,
-                             failure_ttl=self.ctx.config.retention_seconds, pipeline=pipe)  # fmt: skip
+            enqueue_delivery(backlog, self.submission_id, self.ctx.config, job_id=job_id, at=until, pipeline=pipe)
             self.store.set_status(
                 self.submission_id, SubmissionStatus.DEFERRED, note=f"{reason}; runs at {at}",
                 deferred_until=at, deferrals=deferrals, job_id=job_id, pipeline=pipe,

@@ -23,8 +23,9 @@ from service import keys
 from service.submissions import DeliveryState, SubmissionStatus, SubmissionStore
 from workers.merge import Piece, accumulate
 
-# Longer than one delivery can take (job timeout 60 s): a crashed holder cannot block for longer.
-LOCK_TTL_MS = 90_000
+# Past the job timeout (after which RQ interrupts the job) by this much, so a holder that died
+# blocks the person no longer than it could have run.
+LOCK_MARGIN_SECONDS = 5
 RELEASE_SCRIPT = """
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
 return 0
@@ -54,9 +55,10 @@ class Member:
 
 
 class People:
-    def __init__(self, connection: Redis, store: SubmissionStore) -> None:
+    def __init__(self, connection: Redis, store: SubmissionStore, *, job_timeout_seconds: int) -> None:
         self.connection = connection
         self.store = store
+        self.lock_ttl_ms = (job_timeout_seconds + LOCK_MARGIN_SECONDS) * 1000
         self._release = connection.register_script(RELEASE_SCRIPT)
 
     def current_id(self, person_id: str) -> str:
@@ -73,7 +75,7 @@ class People:
         """Hold the person's lock for the block; yields False if another worker kept it too long."""
         token = secrets.token_hex(8)
         deadline = time.monotonic() + wait_seconds
-        while not self.connection.set(keys.person_lock(person_id), token, nx=True, px=LOCK_TTL_MS):
+        while not self.connection.set(keys.person_lock(person_id), token, nx=True, px=self.lock_ttl_ms):
             if time.monotonic() > deadline:
                 yield False
                 return

@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 
 from rq import Queue, SimpleWorker
+from rq.job import Job
 
 from service import keys
 from service.config import Config
@@ -21,6 +22,23 @@ from workers import context
 log = logging.getLogger(__name__)
 
 
+# How soon a dead worker's job is noticed (workers.recovery): its started-registry entry expires
+# HEARTBEAT_GRACE seconds after the job's own timeout, and every worker looks for expired entries
+# every MAINTENANCE_SECONDS, waiting at most WORKER_TTL - 15 s in one blocking dequeue. With the
+# 30 s job timeout that is under a minute, against RQ's defaults of about eleven.
+HEARTBEAT_GRACE_SECONDS = 15
+MAINTENANCE_SECONDS = 15
+WORKER_TTL_SECONDS = 35
+
+
+class DeliveryWorker(SimpleWorker):
+    """``SimpleWorker`` with a short heartbeat: a job never outlives its timeout (RQ's death penalty
+    interrupts it), so anything older than timeout + grace belongs to a dead worker."""
+
+    def get_heartbeat_ttl(self, job: Job, working_time: float = 0.0) -> int:
+        return int(job.timeout or 0) + HEARTBEAT_GRACE_SECONDS
+
+
 def run_worker(config: Config, *, burst: bool = False, name: str | None = None) -> bool:
     """Work the delivery queue until stopped (or, with ``burst``, until it is empty)."""
     delivery = context.DeliveryContext.from_config(config)
@@ -28,7 +46,8 @@ def run_worker(config: Config, *, burst: bool = False, name: str | None = None) 
     connection = connect(config.redis_url)
     # Queue order is priority order: fresh leads before the deferred backlog (speed-to-lead).
     queues = [Queue(name, connection=connection) for name in (keys.DELIVERY_QUEUE, keys.BACKLOG_QUEUE)]
-    worker = SimpleWorker(queues, connection=connection, name=name)
+    worker = DeliveryWorker(queues, connection=connection, name=name, maintenance_interval=MAINTENANCE_SECONDS,
+                            worker_ttl=WORKER_TTL_SECONDS)  # fmt: skip
     log.info("worker: delivering to %s", config.rotor_base_url)
     try:
         return worker.work(burst=burst, with_scheduler=True, logging_level="INFO")
