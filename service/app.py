@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-from flask import Flask
+import time
 
-from service import forms, health, openapi, ops, webhooks
+import redis
+from flask import Flask, Response, current_app, g, request
+
+from service import forms, health, metrics, openapi, ops, webhooks
 from service.config import Config
 from service.connection import connect
 from service.intake import Intake
@@ -29,4 +32,22 @@ def create_app(config: Config | None = None) -> Flask:
     app.register_blueprint(health.bp)
     app.register_blueprint(openapi.bp)
     register_error_handlers(app)
+    app.before_request(_start_clock)
+    app.after_request(_time_intake)
     return app
+
+
+def _start_clock() -> None:
+    g.started = time.perf_counter()
+
+
+def _time_intake(response: Response) -> Response:
+    """Intake latency into the shared histogram; a failure to record it never fails the request."""
+    if request.method == "POST" and request.blueprint in ("forms", "webhooks") and "started" in g:
+        try:
+            with current_app.extensions["leadgate"].connection.pipeline(transaction=False) as pipe:
+                metrics.observe(pipe, "leadgate_intake_seconds", time.perf_counter() - g.started)
+                pipe.execute()
+        except redis.RedisError:
+            pass
+    return response

@@ -15,7 +15,7 @@ from typing import Any
 import redis
 from rq import Queue
 
-from service import keys
+from service import keys, metrics
 from service.config import Config
 from service.errors import StoreUnavailable
 from service.identity import PersonIndex, fingerprint
@@ -122,6 +122,7 @@ class Intake:
                                 submission_id, **record, status=SubmissionStatus.DUPLICATE,
                                 duplicate_of=first.decode(), note=f"redelivery of {first.decode()}", pipeline=pipe,
                             )  # fmt: skip
+                            metrics.count(pipe, "leadgate_submissions_total", source=source, status="duplicate")
                             pipe.execute()
                             return submission_id
                         queued = status in (SubmissionStatus.QUEUED, SubmissionStatus.RECEIVED)
@@ -135,6 +136,7 @@ class Intake:
                             error=note if failed else None, error_class="invalid_lead" if failed else None,
                             pipeline=pipe,
                         )  # fmt: skip
+                        metrics.count(pipe, "leadgate_submissions_total", source=source, status=status.value)
                         if queued:
                             if person is not None:
                                 pipe.rpush(keys.person_pending(person), submission_id)

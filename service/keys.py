@@ -71,3 +71,12 @@ def person_folded_into(person_id: str) -> str:
 def person_lock(person_id: str) -> str:
     """String with a TTL: held by the one worker delivering this person right now."""
     return f"{PREFIX}:person:{person_id}:lock"
+
+
+METRICS_COUNTERS = f"{PREFIX}:metrics:counters"
+"""Hash: every counter of every process, field ``name|label=value,...``; read by ``/metrics``."""
+
+
+def metrics_histogram(name: str) -> str:
+    """Hash: one histogram's bucket counts (field = upper bound), ``sum`` and ``count``."""
+    return f"{PREFIX}:metrics:histogram:{name}"

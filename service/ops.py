@@ -1,4 +1,4 @@
-"""The ops API: the CLI's operations over HTTP, behind ``Authorization: Bearer $LEADGATE_ADMIN_TOKEN``.
+"""The ops API and ``/metrics``: the CLI's operations over HTTP, behind ``Authorization: Bearer $LEADGATE_ADMIN_TOKEN``.
 
 Off (404) unless the token is set; compared in constant time. Every view validates its input with
 a schema from ``service.ops_schemas`` and hands off to ``service.reprocess``, like the CLI does.
@@ -12,9 +12,11 @@ from typing import Any
 
 from flask import Blueprint, Response, current_app, jsonify, request
 from marshmallow import Schema, ValidationError
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
 from service.errors import DeliveryError, InvalidInput, NotFound, StoreUnavailable, Unauthorized
 from service.intake import Intake
+from service.metrics import RedisCollector
 from service.ops_schemas import BulkRequestSchema, DiscardRequestSchema, FailedQuerySchema
 from service.reprocess import FailedFilter, Reprocessor
 
@@ -49,6 +51,14 @@ def _load(schema: Schema, data: Any) -> dict[str, Any]:
 
 def _filters(query: dict[str, Any]) -> FailedFilter:
     return FailedFilter(**{k: v for k, v in query.items() if k != "limit"})
+
+
+@bp.get("/metrics")
+def prometheus_metrics() -> Response:
+    """Prometheus text, behind the admin token like the rest of the ops surface."""
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(RedisCollector(_intake().connection, _intake().config))
+    return Response(generate_latest(registry), mimetype=CONTENT_TYPE_LATEST)
 
 
 @bp.get("/v1/submissions/<submission_id>")

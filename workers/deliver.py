@@ -21,7 +21,7 @@ from typing import Any
 from redis import Redis
 from rq import Queue, Retry, get_current_job
 
-from service import keys
+from service import keys, metrics
 from service.errors import DeliveryError, RotorConnectFailed
 from service.identity import PersonIndex
 from service.jobs import enqueue_delivery
@@ -175,8 +175,12 @@ class Delivery:
     ) -> None:
         outcome = "created" if result.created else "updated"
         ids = [member.submission_id for member in members]
+        status = 201 if result.created else 200
         with self.connection.pipeline() as pipe:
-            self.store.record_attempt(self.submission_id, {"http_status": 201 if result.created else 200}, pipeline=pipe)
+            self.store.record_attempt(self.submission_id, {"http_status": status}, pipeline=pipe)
+            metrics.count(pipe, "leadgate_deliveries_total", account=state.account, outcome=str(status))
+            waited = datetime.now(UTC) - datetime.fromisoformat(state.received_at)
+            metrics.observe(pipe, "leadgate_delivery_seconds", waited.total_seconds())
             for submission_id in ids:
                 merged = {"merged_into": self.submission_id} if submission_id != self.submission_id else {}
                 note = f"lead {outcome} in Rotor" + (f" by {self.submission_id}'s upsert" if merged else "")
@@ -213,7 +217,11 @@ class Delivery:
         decision = self.ctx.retry_policy.decide(error, failures=state.failures + transient, sent_id=sent_id)
         attempt: dict[str, Any] = {"http_status": error.http_status, "error_code": error.error_code}
         attempt = {k: v for k, v in attempt.items() if v is not None} | {"message": error.message}
-        self.store.record_attempt(self.submission_id, attempt, transient=transient)
+        with self.connection.pipeline() as pipe:
+            self.store.record_attempt(self.submission_id, attempt, transient=transient, pipeline=pipe)
+            outcome = error.error_code or (str(error.http_status) if error.http_status else type(error).__name__)
+            metrics.count(pipe, "leadgate_deliveries_total", account=state.account, outcome=outcome)
+            pipe.execute()
         if decision.action is Action.WAIT_FOR_QUOTA:
             window = self.ledger.mark_exhausted(state.account)
             return self._defer(state, window.resets_at, f"Rotor says the quota is spent: {error.message}")

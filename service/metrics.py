@@ -1,0 +1,99 @@
+"""Prometheus metrics, kept in Redis so every web and worker process (on any host) adds to the same numbers.
+
+Counters and histograms are written by ``count`` and ``observe`` into a pipeline the caller sends
+anyway (intake's MULTI, the delivery's settle), so they cost no extra round trip there. Gauges
+(quota, queue depths, backlog, failures, paused accounts) are read from Redis when scraped.
+"""
+
+from __future__ import annotations
+
+import bisect
+from collections.abc import Iterator
+from typing import Any
+
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily
+from prometheus_client.registry import Collector
+from redis import Redis
+from rq import Queue
+
+from service import keys
+from service.config import Config
+
+COUNTERS = {
+    "leadgate_submissions_total": ("Submissions stored at intake, by source and first status", ("source", "status")),
+    "leadgate_deliveries_total": ("Rotor calls by account and outcome (HTTP status or error)", ("account", "outcome")),
+}
+HISTOGRAMS = {
+    "leadgate_intake_seconds": "Intake request time, from request to answer (forms and webhooks)",
+    "leadgate_delivery_seconds": "Time from intake to Rotor's 200/201",
+}
+BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0, 3600.0, 86400.0)
+
+
+def count(pipe: Any, name: str, **labels: str) -> None:
+    field = name + "|" + ",".join(f"{k}={v}" for k, v in sorted(labels.items()))
+    pipe.hincrby(keys.METRICS_COUNTERS, field, 1)
+
+
+def observe(pipe: Any, name: str, seconds: float) -> None:
+    index = bisect.bisect_left(BUCKETS, seconds)
+    bound = str(BUCKETS[index]) if index < len(BUCKETS) else "+Inf"
+    key = keys.metrics_histogram(name)
+    pipe.hincrby(key, bound, 1)
+    pipe.hincrbyfloat(key, "sum", seconds)
+    pipe.hincrby(key, "count", 1)
+
+
+class RedisCollector(Collector):
+    def __init__(self, connection: Redis, config: Config) -> None:
+        self.connection = connection
+        self.config = config
+
+    def collect(self) -> Iterator[Any]:
+        from workers.quota import QuotaLedger  # the web process reads the ledger only here
+
+        yield from self._counters()
+        yield from self._histograms()
+        names = self.config.account_names()
+        ledger = QuotaLedger(self.connection, reset_utc=self.config.quota_reset_utc)
+        used = GaugeMetricFamily("leadgate_rotor_quota_used", "Rotor requests spent this quota day", labels=["account"])
+        left = GaugeMetricFamily("leadgate_rotor_quota_remaining", "Rotor requests left this quota day", labels=["account"])
+        deferred = GaugeMetricFamily("leadgate_deferred", "Submissions waiting for quota or a paused account",
+                                     labels=["account"])  # fmt: skip
+        paused = GaugeMetricFamily("leadgate_account_paused", "1 while Rotor refuses the account's key", labels=["account"])
+        for name in names:
+            status = ledger.status(name, self.config.account(name).daily_limit)
+            used.add_metric([name], status.used)
+            left.add_metric([name], status.remaining)
+            deferred.add_metric([name], self.connection.scard(keys.account_deferred(name)))
+            paused.add_metric([name], int(bool(self.connection.exists(keys.account_paused(name)))))
+        yield from (used, left, deferred, paused)
+        depth = GaugeMetricFamily("leadgate_queue_depth", "Jobs waiting in RQ", labels=["queue", "state"])
+        for queue_name in (keys.DELIVERY_QUEUE, keys.BACKLOG_QUEUE):
+            queue = Queue(queue_name, connection=self.connection)
+            depth.add_metric([queue_name, "queued"], queue.count)
+            depth.add_metric([queue_name, "scheduled"], queue.scheduled_job_registry.count)
+            depth.add_metric([queue_name, "started"], queue.started_job_registry.count)
+        yield depth
+        yield GaugeMetricFamily("leadgate_failed", "Failed submissions waiting for an operator",
+                                value=self.connection.zcard(keys.FAILED_INDEX))  # fmt: skip
+
+    def _counters(self) -> Iterator[CounterMetricFamily]:
+        stored = self.connection.hgetall(keys.METRICS_COUNTERS)
+        families = {name: CounterMetricFamily(name.removesuffix("_total"), help_, labels=list(labels))
+                    for name, (help_, labels) in COUNTERS.items()}  # fmt: skip
+        for raw_field, value in stored.items():
+            name, _, labels = raw_field.decode().partition("|")
+            if name in families:
+                pairs = dict(pair.split("=", 1) for pair in labels.split(",") if pair)
+                families[name].add_metric([pairs.get(label, "") for label in COUNTERS[name][1]], int(value))
+        yield from families.values()
+
+    def _histograms(self) -> Iterator[HistogramMetricFamily]:
+        for name, help_ in HISTOGRAMS.items():
+            stored = {k.decode(): float(v) for k, v in self.connection.hgetall(keys.metrics_histogram(name)).items()}
+            running, buckets = 0.0, []
+            for bound in (*map(str, BUCKETS), "+Inf"):
+                running += stored.get(bound, 0.0)
+                buckets.append((bound, running))
+            yield HistogramMetricFamily(name, help_, buckets=buckets, sum_value=stored.get("sum", 0.0))
