@@ -54,6 +54,8 @@ class Stack:
         self.env = {
             **os.environ, "PYTHONPATH": str(ROOT), "REDIS_URL": self.redis_url, "ROTOR_BASE_URL": self.sandbox_url,
             "ROTOR_API_KEY": SANDBOX_API_KEY, "LEADGATE_CONFIG": str(config), "PORT": self.web_url.rsplit(":", 1)[1],
+            # The load comes from one address; the per-address limit would stop it after 20.
+            "LEADGATE_RATE_LIMIT_PER_IP": "1000000 per minute", "LEADGATE_RATE_LIMIT_PER_FORM": "1000000 per minute",
             **(env or {}),
         }  # fmt: skip
         self.processes: list[subprocess.Popen] = []

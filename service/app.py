@@ -11,6 +11,7 @@ from service import forms, health, metrics, openapi, ops, webhooks
 from service.config import Config
 from service.connection import connect
 from service.intake import Intake
+from service.limits import init_limits, limit_form_intake
 from service.responses import register_error_handlers
 from service.sources.forms import WebsiteFormSchema
 
@@ -32,6 +33,7 @@ def create_app(config: Config | None = None) -> Flask:
     app.register_blueprint(health.bp)
     app.register_blueprint(openapi.bp)
     register_error_handlers(app)
+    limit_form_intake(app, init_limits(app, config), config)
     app.before_request(_start_clock)
     app.after_request(_time_intake)
     return app

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
+import limits
 import phonenumbers
 
 from service.errors import ConfigError
@@ -114,6 +115,10 @@ class Config:
     # One delivery job: a platform read plus a Rotor call, each under connect 3 s + read timeout.
     job_timeout_seconds: int = 30
     rotor_timeout_seconds: float = 10.0
+    # Public form endpoints, in flask-limiter's notation; kept in Redis so every web process shares them.
+    rate_limit_per_ip: str = "20 per minute"
+    rate_limit_per_form: str = "600 per minute"
+    trusted_proxies: int = 0  # how many proxies in front set X-Forwarded-For (0: use the socket's address)
     forms: Mapping[str, FormConfig] = field(default_factory=dict)
     accounts: Mapping[str, AccountConfig] = field(default_factory=dict)
     sources: Mapping[str, SourceConfig] = field(default_factory=dict)
@@ -170,6 +175,9 @@ class Config:
             retention_seconds=_integer(env, "LEADGATE_RETENTION_DAYS", 30, minimum=1) * 24 * 3600,
             job_timeout_seconds=_integer(env, "LEADGATE_JOB_TIMEOUT_SECONDS", 30, minimum=5),
             rotor_timeout_seconds=_integer(env, "ROTOR_TIMEOUT_SECONDS", 10, minimum=1),
+            rate_limit_per_ip=_rate(env, "LEADGATE_RATE_LIMIT_PER_IP", "20 per minute"),
+            rate_limit_per_form=_rate(env, "LEADGATE_RATE_LIMIT_PER_FORM", "600 per minute"),
+            trusted_proxies=_integer(env, "LEADGATE_TRUSTED_PROXIES", 0, minimum=0, maximum=5),
             forms=forms,
             accounts=accounts,
             sources=sources,
@@ -291,6 +299,15 @@ def _sources(tables: Any, env: Mapping[str, str]) -> dict[str, SourceConfig]:
             values["fields"] = dict(mapping)
         result[name] = SourceConfig(**values)
     return result
+
+
+def _rate(env: Mapping[str, str], name: str, default: str) -> str:
+    value = _text(env, name) or default
+    try:
+        limits.parse_many(value)
+    except ValueError:
+        raise ConfigError(f"{name}: {value!r} is not a rate such as '20 per minute' or '5/second'") from None
+    return value
 
 
 def _text(env: Mapping[str, str], name: str) -> str | None:

@@ -130,6 +130,8 @@ def config(redis_url: str, sandbox_url: str, redis_conn: redis.Redis, sandbox: S
         retry_max_attempts=3,
         retry_base_seconds=0,
         max_body_bytes=4096,
+        rate_limit_per_ip="100000 per minute",  # tests post thousands from one address; test_limits sets its own
+        rate_limit_per_form="100000 per minute",
         forms=FORMS,
     )
 
@@ -220,6 +222,8 @@ def processes(redis_url: str, sandbox: Sandbox, redis_conn, tmp_path) -> Iterato
         "ROTOR_API_KEY": SANDBOX_API_KEY,
         "LEADGATE_CONFIG": str(config_file),
         "LEADGATE_ADMIN_TOKEN": ADMIN_TOKEN,
+        "LEADGATE_RATE_LIMIT_PER_IP": "100000 per minute",  # every test client is 127.0.0.1
+        "LEADGATE_RATE_LIMIT_PER_FORM": "100000 per minute",
     }
     running = Processes(env)
     yield running
