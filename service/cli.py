@@ -5,23 +5,19 @@ Exit codes: 0 done; 1 an error, or a bulk operation that skipped some items; 2 w
 
 from __future__ import annotations
 
-import logging
 import sys
 
 import click
 
-from service import cli_ops
+from service import cli_ops, logs
 from service.cli_helpers import with_config
 from service.config import Config
 from service.errors import ConfigError
 
-LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
-
-
 @click.group()
 def main() -> None:
     """leadgate: website forms and ad-platform leads, delivered to Rotor."""
-    logging.basicConfig(level=logging.INFO, format=LOG_FORMAT)
+    logs.configure()
 
 
 @main.command()

@@ -7,6 +7,7 @@ and no better with 4 (perf-notes.md); each request is short CPU work plus one Re
 import os
 import sys
 
+from service import logs
 from service.config import Config
 from service.errors import ConfigError
 
@@ -19,8 +20,13 @@ keepalive = 5
 accesslog = "-"
 
 
+# Request lines as JSON too, so one log pipeline parses web, worker and access lines alike.
+access_log_format = '{"ts":"%(t)s","logger":"access","method":"%(m)s","path":"%(U)s","status":%(s)s,"ms":%(M)s}'
+
+
 def on_starting(server: object) -> None:
     """Check the config before forking workers, so a bad setting is one line, not a traceback per worker."""
+    logs.configure()
     try:
         Config.from_env()
     except ConfigError as exc:

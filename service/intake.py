@@ -15,7 +15,7 @@ from typing import Any
 import redis
 from rq import Queue
 
-from service import keys, metrics
+from service import keys, logs, metrics
 from service.config import Config
 from service.errors import StoreUnavailable
 from service.identity import PersonIndex, fingerprint
@@ -142,6 +142,8 @@ class Intake:
                                 pipe.rpush(keys.person_pending(person), submission_id)
                             enqueue_delivery(self.queue, submission_id, self.config, pipeline=pipe)
                         pipe.execute()
+                        with logs.bound(submission_id=submission_id, source=source):
+                            log.info("stored as %s", status.value)
                         return submission_id
                     except redis.WatchError:
                         continue

@@ -14,6 +14,7 @@ After a failed call, ``workers.retry`` decides and this module carries it out.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -21,7 +22,7 @@ from typing import Any
 from redis import Redis
 from rq import Queue, Retry, get_current_job
 
-from service import keys, metrics
+from service import keys, logs, metrics
 from service.errors import DeliveryError, RotorConnectFailed
 from service.identity import PersonIndex
 from service.jobs import enqueue_delivery
@@ -35,6 +36,7 @@ from workers.quota import QuotaLedger, RequestKind, Reservation
 from workers.retry import TRANSIENT, Action
 from workers.rotor import UpsertResult
 
+log = logging.getLogger(__name__)
 # RQ's own cap on returned retries; the retry policy always stops well before it.
 RQ_RETRY_CAP = 1_000_000
 # When another worker holds the person for longer than we wait, come back shortly.
@@ -52,7 +54,10 @@ def deliver_submission(submission_id: str) -> str | Retry:
     """Deliver the submission (and its person's other waiting ones); return the Rotor lead id or what is next."""
     job = get_current_job()
     assert job is not None, "deliver_submission runs inside an RQ worker"
-    return Delivery(job.connection, context.current(), submission_id).run()
+    with logs.bound(submission_id=submission_id, job_id=job.id):
+        outcome = Delivery(job.connection, context.current(), submission_id).run()
+        log.info("delivery run ended: %s", outcome)
+        return outcome
 
 
 class Delivery:
