@@ -23,6 +23,7 @@ DEFAULT_ROTOR_BASE_URL = "https://api.getrotor.com/open-api"
 DEFAULT_META_GRAPH_URL = "https://graph.facebook.com/v21.0"
 DEFAULT_MAX_BODY_BYTES = 64 * 1024
 PRIORITIES = ("low", "medium", "high")
+CAPTCHAS = ("turnstile", "recaptcha")
 FORM_KEY_PATTERN = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 RESET_TIME_PATTERN = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$")
 ENV_NAME_PATTERN = re.compile(r"^[A-Z_][A-Z0-9_]*$")
@@ -54,6 +55,9 @@ class FormConfig:
     account: str = "default"
     # Formspree's name for the hidden field that only bots fill in.
     honeypot_field: str = "_gotcha"
+    captcha: str | None = None  # "turnstile" or "recaptcha": the token is checked before storing
+    captcha_secret: str | None = field(default=None, repr=False)
+    captcha_verify_url: str | None = None  # the provider's siteverify URL unless set (a proxy, tests)
 
 
 SOURCE_TYPES = ("meta", "google", "tiktok", "linkedin", "typeform", "generic")
@@ -144,7 +148,7 @@ class Config:
         if not RESET_TIME_PATTERN.match(reset):
             raise ConfigError(f"ROTOR_QUOTA_RESET_UTC: {reset!r} is not a time of day as HH:MM (UTC)")
         accounts = _accounts(document.get("accounts", {}), env)
-        forms = _forms(document.get("forms", {}))
+        forms = _forms(document.get("forms", {}), env)
         sources = _sources(document.get("sources", {}), env)
         for kind, table in (("forms", forms), ("sources", sources)):
             for name, item in table.items():
@@ -194,10 +198,10 @@ def _load_toml(path: str) -> dict[str, Any]:
         raise ConfigError(f"LEADGATE_CONFIG: {path} is not valid TOML: {exc}") from exc
 
 
-def _forms(forms: Any) -> dict[str, FormConfig]:
+def _forms(forms: Any, env: Mapping[str, str]) -> dict[str, FormConfig]:
     if not isinstance(forms, dict):
         raise ConfigError("LEADGATE_CONFIG: [forms] must be a table of tables")
-    return {key: _form(key, table) for key, table in forms.items()}
+    return {key: _form(key, table, env) for key, table in forms.items()}
 
 
 def _accounts(accounts: Any, env: Mapping[str, str]) -> dict[str, AccountConfig]:
@@ -223,13 +227,14 @@ def _accounts(accounts: Any, env: Mapping[str, str]) -> dict[str, AccountConfig]
     return result
 
 
-def _form(key: str, table: Any) -> FormConfig:
+def _form(key: str, table: Any, env: Mapping[str, str]) -> FormConfig:
     where = f"LEADGATE_CONFIG: forms.{key}"
     if not FORM_KEY_PATTERN.match(key):
         raise ConfigError(f"{where}: a form key may only use letters, digits, '-' and '_'")
     if not isinstance(table, dict):
         raise ConfigError(f"{where} must be a table")
-    known = {name for name in FormConfig.__dataclass_fields__ if name != "key"}
+    known = {name for name in FormConfig.__dataclass_fields__ if name not in ("key", "captcha_secret")}
+    known.add("captcha_secret_env")
     unknown = sorted(set(table) - known)
     if unknown:
         raise ConfigError(f"{where}.{unknown[0]}: unknown setting (known: {', '.join(sorted(known))})")
@@ -240,7 +245,8 @@ def _form(key: str, table: Any) -> FormConfig:
             if not isinstance(items, list) or not all(isinstance(i, str) and i.strip() for i in items):
                 raise ConfigError(f"{where}.{name} must be a list of non-empty strings")
             values[name] = tuple(i.strip() for i in items)
-    for name in ("redirect_url", "source", "stage", "service_type", "priority", "account", "honeypot_field"):
+    for name in ("redirect_url", "source", "stage", "service_type", "priority", "account", "honeypot_field", "captcha",
+                 "captcha_secret_env", "captcha_verify_url"):  # fmt: skip
         if name in table:
             value = table[name]
             if not isinstance(value, str) or not value.strip():
@@ -250,6 +256,15 @@ def _form(key: str, table: Any) -> FormConfig:
         raise ConfigError(f"{where}.priority must be one of {', '.join(PRIORITIES)}")
     if "redirect_url" in values and urlsplit(values["redirect_url"]).scheme not in ("http", "https"):
         raise ConfigError(f"{where}.redirect_url must be an http(s) URL")
+    secret_env = values.pop("captcha_secret_env", None)
+    if values.get("captcha") not in (None, *CAPTCHAS):
+        raise ConfigError(f"{where}.captcha must be one of {', '.join(CAPTCHAS)}")
+    if values.get("captcha"):
+        if not secret_env or not ENV_NAME_PATTERN.match(secret_env):
+            raise ConfigError(f"{where}.captcha_secret_env must name the variable holding the captcha secret")
+        values["captcha_secret"] = _text(env, secret_env)
+        if not values["captcha_secret"]:
+            raise ConfigError(f"{secret_env}: required by forms.{key}.captcha")
     return FormConfig(**values)
 
 

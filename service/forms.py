@@ -62,6 +62,11 @@ def receive_form(intake: Intake, form_key: str) -> Response:
     if is_bot(fields, form):
         # Answered like a success so the bot learns nothing; kept as discarded in case it was a person.
         return _accepted(intake.discard(source=source, raw=raw, reason="honeypot field filled in"), form)
+    if form.captcha:
+        solved = intake.captcha.check(form, fields, request.remote_addr)
+        if solved is False:
+            raise InvalidInput("Please complete the captcha.", errors={"captcha": ["The captcha was not solved."]})
+        raw["captcha"] = "verified" if solved else "unverified: the provider could not be asked"
     try:
         lead = intake.form_schemas[form_key].load(fields)
     except ValidationError as exc:

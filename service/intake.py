@@ -16,6 +16,7 @@ import redis
 from rq import Queue
 
 from service import keys, logs, metrics
+from service.captcha import CaptchaChecker
 from service.config import Config
 from service.errors import StoreUnavailable
 from service.identity import PersonIndex, fingerprint
@@ -37,6 +38,7 @@ class Intake:
     queue: Queue
     submissions: SubmissionStore
     people: PersonIndex
+    captcha: CaptchaChecker = field(default_factory=CaptchaChecker)
     form_schemas: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
