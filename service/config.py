@@ -34,7 +34,7 @@ class AccountConfig:
     """One Rotor account (one client company): its key and its daily request budget."""
 
     name: str
-    api_key: str | None
+    api_key: str | None = field(repr=False)
     daily_limit: int = 1000
     # Where the key came from, so a missing key can be reported by the variable's name.
     api_key_env: str = "ROTOR_API_KEY"
@@ -72,13 +72,13 @@ class SourceConfig:
 
     name: str
     type: str
-    secret: str | None  # the signing secret or shared key; None leaves the endpoint off (404)
+    secret: str | None = field(repr=False)  # the signing secret or shared key; None: the endpoint is off (404)
     secret_env: str
     tags: tuple[str, ...] = ()
     account: str = "default"
     source: str | None = None  # Rotor's `source` for these leads; default: the platform's name
     deliver_test_leads: bool = False  # platform test leads are stored as discarded unless set
-    access_token: str | None = None  # LinkedIn: the token for the lead read
+    access_token: str | None = field(default=None, repr=False)  # LinkedIn: the token for the lead read
     api_url: str = DEFAULT_LINKEDIN_API_URL
     signature_header: str = "X-Signature"  # generic sources
     signature_encoding: str = "hex"
@@ -94,15 +94,15 @@ class Config:
     port: int = 8000
     redis_url: str = "redis://localhost:6379/0"
     rotor_base_url: str = DEFAULT_ROTOR_BASE_URL
-    rotor_api_key: str | None = None
+    rotor_api_key: str | None = field(default=None, repr=False)
     rotor_daily_limit: int = 1000
-    admin_token: str | None = None
+    admin_token: str | None = field(default=None, repr=False)
     default_phone_region: str = "US"
-    meta_app_secret: str | None = None
-    meta_verify_token: str | None = None
-    meta_access_token: str | None = None
+    meta_app_secret: str | None = field(default=None, repr=False)
+    meta_verify_token: str | None = field(default=None, repr=False)
+    meta_access_token: str | None = field(default=None, repr=False)
     meta_graph_url: str = DEFAULT_META_GRAPH_URL
-    google_lead_form_key: str | None = None
+    google_lead_form_key: str | None = field(default=None, repr=False)
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
     retry_max_attempts: int = 16
     retry_base_seconds: int = 30
