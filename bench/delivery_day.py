@@ -5,8 +5,8 @@
 Traffic: every person submits once, and 30% of all submissions are duplicates of someone already
 seen: the same form again, with the phone or email formatted differently or fewer fields (a repeat
 through another form adds that form's tag, which is news for Rotor and sent as an update; the
-tests cover that case). Submissions are posted in waves with one burst. Rotor goes unreachable for a few seconds mid-day (a proxy between the workers and the
-sandbox refuses connections). Rotor's real daily limit is lower than the one leadgate was told,
+tests cover that case). Submissions are posted in waves with one burst. Rotor goes unreachable
+for a few seconds mid-day (a proxy between the workers and the sandbox refuses connections). Rotor's real daily limit is lower than the one leadgate was told,
 so Rotor answers RATE_LIMIT_EXCEEDED once; the rest waits for the next day, which the benchmark
 then turns (sandbox ``next-day`` + ``leadgate deferred run-now``). Targets: 0 lost, Rotor
 requests <= leads delivered + 1, requests per unique person <= 1.05.
@@ -80,6 +80,7 @@ class CuttableProxy:
 
 def traffic(people: int, rng: random.Random) -> list[tuple[int, str, dict]]:
     """(person, form, fields) in sending order; each duplicate comes after its person's first submission."""
+
     def fields(n: int, variant: int) -> dict:
         phone, email = f"201555{n:04d}", f"person{n}@example.com"
         return [
@@ -150,13 +151,18 @@ def main() -> None:
     people = len({n for n, _, _ in sends})
     posts = final["by_endpoint"].get("POST /leads", 0)
     phones = {lead["phone"] for lead in leads}
-    lost = accepted - sum(counts.get(s, 0) for s in SETTLED) + sum(f"+1201555{n:04d}" not in phones for n in range(people))
+    lost = (
+        accepted - sum(counts.get(s, 0) for s in SETTLED) + sum(f"+1201555{n:04d}" not in phones for n in range(people))
+    )
     rows = [
         ("submissions sent / accepted (202)", f"{len(sends)} / {accepted}"),
         ("unique people", people),
         ("duplicates in the stream", f"{len(sends) - people} ({(len(sends) - people) / len(sends):.0%})"),
         ("Rotor's daily limit / leadgate's", f"{rotor_limit} / {rotor_limit + 40}"),
-        ("day 1: POST /leads, RATE_LIMIT_EXCEEDED", f"{day_one['by_endpoint'].get('POST /leads', 0)}, {day_one['rate_limited']}"),
+        (
+            "day 1: POST /leads, RATE_LIMIT_EXCEEDED",
+            f"{day_one['by_endpoint'].get('POST /leads', 0)}, {day_one['rate_limited']}",
+        ),
         ("delivery attempts that met the outage", outage_failures),
         ("Rotor requests, both days", posts),
         ("leads in Rotor", final["leads"]),

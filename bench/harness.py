@@ -62,7 +62,9 @@ class Stack:
         self.redis = redis.Redis.from_url(self.redis_url)
 
     def start(self, *command: str) -> subprocess.Popen:
-        process = subprocess.Popen(command, env=self.env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        process = subprocess.Popen(
+            command, env=self.env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
         self.processes.append(process)
         return process
 

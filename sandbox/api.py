@@ -35,18 +35,19 @@ def _admit(state: SandboxState) -> ResponseReturnValue | None:
     """None when the request may proceed; otherwise Rotor's refusal. Caller holds the lock."""
     api_key = request.headers.get("x-api-key")
     if not api_key:
-        return rotor_error(401, "Authentication required. Provide x-api-key header.",
-                           "AUTHENTICATION_REQUIRED")
+        return rotor_error(401, "Authentication required. Provide x-api-key header.", "AUTHENTICATION_REQUIRED")
     if api_key not in state.api_keys:
         return rotor_error(401, "Invalid API key", "INVALID_API_KEY")
     if request.headers.get("rotor-api-version") != API_VERSION:
-        return rotor_error(400, f"Missing or unsupported rotor-api-version header; expected {API_VERSION}",
-                           "INVALID_API_VERSION")
+        return rotor_error(
+            400, f"Missing or unsupported rotor-api-version header; expected {API_VERSION}", "INVALID_API_VERSION"
+        )
     # Rotor documents the quota on every endpoint, so reads and /auth/test are charged too.
     if not state.ledger.charge(api_key):
         state.traffic.rate_limited += 1
-        return rotor_error(429, f"Daily API key request limit of {state.ledger.daily_limit} exceeded",
-                           "RATE_LIMIT_EXCEEDED")
+        return rotor_error(
+            429, f"Daily API key request limit of {state.ledger.daily_limit} exceeded", "RATE_LIMIT_EXCEEDED"
+        )
     return None
 
 
@@ -129,12 +130,14 @@ def auth_test() -> ResponseReturnValue:
             return refusal
         timestamp = iso_utc(state.now())
     api_key = request.headers["x-api-key"]
-    return jsonify({
-        "authenticated": True,
-        "auth_method": "api_key",
-        "company_id": _COMPANY_ID,
-        # Stable per key, so a client can tell which configured key it is using.
-        "user_id": str(uuid.uuid5(uuid.NAMESPACE_URL, f"leadgate-sandbox/user/{api_key}")),
-        "scopes": ["leads:read", "leads:write"],
-        "timestamp": timestamp,
-    })
+    return jsonify(
+        {
+            "authenticated": True,
+            "auth_method": "api_key",
+            "company_id": _COMPANY_ID,
+            # Stable per key, so a client can tell which configured key it is using.
+            "user_id": str(uuid.uuid5(uuid.NAMESPACE_URL, f"leadgate-sandbox/user/{api_key}")),
+            "scopes": ["leads:read", "leads:write"],
+            "timestamp": timestamp,
+        }
+    )

@@ -40,9 +40,11 @@ class FaultSettings:
         """Whole new settings from a PUT body (omitted keys take defaults), or errors."""
         if not isinstance(data, dict):
             return None, [{"field": "body", "message": "Body must be a JSON object."}]
-        errors = [{"field": key, "message": message}
-                  for key, value in data.items()
-                  if (message := _problem(key, value)) is not None]
+        errors = [
+            {"field": key, "message": message}
+            for key, value in data.items()
+            if (message := _problem(key, value)) is not None
+        ]
         return (None, errors) if errors else (cls(**data), [])
 
     def to_json(self) -> dict[str, Any]:

@@ -32,8 +32,13 @@ def serve(
     app = create_sandbox_app(api_keys=api_keys, daily_limit=daily_limit)
     server = make_server(host, port, app, threaded=True)
     keys = ", ".join(api_keys)
-    log.info("sandbox: Rotor-compatible CRM on http://%s:%d (api key %s, daily limit %d)",
-             host, server.server_port, keys, daily_limit)
+    log.info(
+        "sandbox: Rotor-compatible CRM on http://%s:%d (api key %s, daily limit %d)",
+        host,
+        server.server_port,
+        keys,
+        daily_limit,
+    )
     if ready is not None:
         ready.set()
     try:

@@ -24,8 +24,17 @@ WRITE_TO_READ = {
     "address_country": "property_country",
     "source": "lead_source",
 }
-_PLAIN_FIELDS = ("name", "email", "phone", "service_type", "notes", "stage", "priority",
-                 "projected_value", "follow_up_date")
+_PLAIN_FIELDS = (
+    "name",
+    "email",
+    "phone",
+    "service_type",
+    "notes",
+    "stage",
+    "priority",
+    "projected_value",
+    "follow_up_date",
+)
 
 
 def utc_now() -> datetime:
@@ -92,17 +101,16 @@ class LeadStore:
         needle = search.casefold() if search else None
         wanted_tags = set(tags)
         matches = [
-            lead for lead in reversed(self._leads.values())
+            lead
+            for lead in reversed(self._leads.values())
             if lead["archived"] == archived
             and (stage is None or lead["stage"] == stage)
             and (not wanted_tags or wanted_tags.intersection(lead["tags"]))
-            and (needle is None or any(
-                needle in (lead[f] or "").casefold() for f in ("name", "email", "phone")))
+            and (needle is None or any(needle in (lead[f] or "").casefold() for f in ("name", "email", "phone")))
         ]
         start = (page - 1) * limit
-        items = [_copy(lead) for lead in matches[start:start + limit]]
-        pagination = {"has_more": start + limit < len(matches), "limit": limit, "page": page,
-                      "total": len(matches)}
+        items = [_copy(lead) for lead in matches[start : start + limit]]
+        pagination = {"has_more": start + limit < len(matches), "limit": limit, "page": page, "total": len(matches)}
         return items, pagination
 
     def _find(self, body: dict[str, Any]) -> dict[str, Any] | None:
@@ -123,9 +131,16 @@ class LeadStore:
     def _new_lead(self) -> dict[str, Any]:
         lead: dict[str, Any] = dict.fromkeys(_PLAIN_FIELDS)
         lead.update(dict.fromkeys(WRITE_TO_READ.values()))
-        lead.update(id=str(uuid.uuid4()), tags=[], archived=False, archived_at=None,
-                    assigned_to=None, location=None, value_score=None,
-                    created_at=iso_utc(self._now()))
+        lead.update(
+            id=str(uuid.uuid4()),
+            tags=[],
+            archived=False,
+            archived_at=None,
+            assigned_to=None,
+            location=None,
+            value_score=None,
+            created_at=iso_utc(self._now()),
+        )
         return lead
 
 

@@ -16,11 +16,24 @@ from typing import Any
 
 Errors = list[dict[str, str]]
 
-STRING_FIELDS = frozenset({
-    "name", "email", "phone", "address_street1", "address_street2", "address_city",
-    "address_state", "address_zip", "address_country", "source", "service_type", "notes",
-    "stage", "follow_up_date",
-})
+STRING_FIELDS = frozenset(
+    {
+        "name",
+        "email",
+        "phone",
+        "address_street1",
+        "address_street2",
+        "address_city",
+        "address_state",
+        "address_zip",
+        "address_country",
+        "source",
+        "service_type",
+        "notes",
+        "stage",
+        "follow_up_date",
+    }
+)
 ALLOWED_FIELDS = STRING_FIELDS | {"id", "tags", "priority", "projected_value"}
 PRIORITIES = ("low", "medium", "high")
 # Lengths Rotor is reported to cap at (third-party integration, not Rotor's docs).
@@ -88,14 +101,18 @@ def parse_list_query(args: Mapping[str, str]) -> tuple[dict[str, Any], Errors]:
     if archived_raw not in ("true", "false"):
         errors.append(error("archived", "Must be true or false."))
     tags = [tag.strip() for tag in args.get("tags", "").split(",") if tag.strip()]
-    query = {"page": page, "limit": limit, "search": args.get("search") or None,
-             "stage": args.get("stage") or None, "tags": tags,
-             "archived": archived_raw == "true"}
+    query = {
+        "page": page,
+        "limit": limit,
+        "search": args.get("search") or None,
+        "stage": args.get("stage") or None,
+        "tags": tags,
+        "archived": archived_raw == "true",
+    }
     return query, errors
 
 
-def _int_arg(args: Mapping[str, str], name: str, default: int, low: int, high: int | None,
-             errors: Errors) -> int:
+def _int_arg(args: Mapping[str, str], name: str, default: int, low: int, high: int | None, errors: Errors) -> int:
     raw = args.get(name)
     if raw is None:
         return default

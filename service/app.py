@@ -24,7 +24,8 @@ def create_app(config: Config | None = None) -> Flask:
     intake = Intake.from_config(config, connect(config.redis_url))
     # One schema per form, built once: they hold no per-request state.
     intake.form_schemas = {
-        key: WebsiteFormSchema(form=form, phone_region=config.default_phone_region) for key, form in config.forms.items()
+        key: WebsiteFormSchema(form=form, phone_region=config.default_phone_region)
+        for key, form in config.forms.items()
     }
     app.extensions["leadgate"] = intake
     app.register_blueprint(forms.bp)

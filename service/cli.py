@@ -14,6 +14,7 @@ from service.cli_helpers import with_config
 from service.config import Config
 from service.errors import ConfigError
 
+
 @click.group()
 def main() -> None:
     """leadgate: website forms and ad-platform leads, delivered to Rotor."""
@@ -51,8 +52,6 @@ def dev() -> None:
     from service.local import run_local_stack
 
     sys.exit(run_local_stack())
-
-
 
 
 for command in cli_ops.COMMANDS:

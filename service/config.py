@@ -219,7 +219,7 @@ def _accounts(accounts: Any, env: Mapping[str, str]) -> dict[str, AccountConfig]
             raise ConfigError(f"{where}.{unknown[0]}: unknown setting (known: api_key_env, daily_limit)")
         key_env = table.get("api_key_env")
         if not isinstance(key_env, str) or not ENV_NAME_PATTERN.match(key_env):
-            raise ConfigError(f"{where}.api_key_env must name an environment variable, e.g. \"ACME_ROTOR_KEY\"")
+            raise ConfigError(f'{where}.api_key_env must name an environment variable, e.g. "ACME_ROTOR_KEY"')
         limit = table.get("daily_limit", 1000)
         if not isinstance(limit, int) or isinstance(limit, bool) or limit < 1:
             raise ConfigError(f"{where}.daily_limit must be a whole number of at least 1")
@@ -288,7 +288,12 @@ def _sources(tables: Any, env: Mapping[str, str]) -> dict[str, SourceConfig]:
         secret_env = table.get("secret_env", BUILT_IN_SECRETS.get(kind))
         if not isinstance(secret_env, str) or not ENV_NAME_PATTERN.match(secret_env):
             raise ConfigError(f"{where}.secret_env must name the environment variable holding its secret")
-        values: dict[str, Any] = {"name": name, "type": kind, "secret_env": secret_env, "secret": _text(env, secret_env)}
+        values: dict[str, Any] = {
+            "name": name,
+            "type": kind,
+            "secret_env": secret_env,
+            "secret": _text(env, secret_env),
+        }
         for key in ("account", "source", "api_url", "signature_header", "signature_prefix", "id_path"):
             if key in table:
                 if not isinstance(table[key], str) or (key != "signature_prefix" and not table[key].strip()):
@@ -310,7 +315,7 @@ def _sources(tables: Any, env: Mapping[str, str]) -> dict[str, SourceConfig]:
         if kind == "generic":
             mapping = table.get("fields")
             if not isinstance(mapping, dict) or not mapping or not all(isinstance(v, str) for v in mapping.values()):
-                raise ConfigError(f"{where}.fields must map Rotor fields to payload paths, e.g. name = \"data.name\"")
+                raise ConfigError(f'{where}.fields must map Rotor fields to payload paths, e.g. name = "data.name"')
             values["fields"] = dict(mapping)
         result[name] = SourceConfig(**values)
     return result

@@ -59,7 +59,10 @@ def person(person_id: str) -> str:
 
 
 def person_pending(person_id: str) -> str:
-    """List (also built by ``service.identity.RESOLVE_SCRIPT``): ids of the person's submissions not yet settled, merged into one upsert when delivered."""
+    """List: ids of the person's submissions not yet settled, merged into one upsert when delivered.
+
+    ``service.identity.RESOLVE_SCRIPT`` builds this name too, when it folds one person into another.
+    """
     return f"{PREFIX}:person:{person_id}:pending"
 
 

@@ -20,7 +20,7 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from datetime import UTC, datetime
 
-_context: ContextVar[dict[str, str]] = ContextVar("leadgate_log_context", default={})
+_context: ContextVar[dict[str, str] | None] = ContextVar("leadgate_log_context", default=None)
 EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
 # Digits with the usual phone separators; counted as a phone from 9 digits on, so dates and times stay.
 PHONE = re.compile(r"(?<![\w])\+?\d[\d\s().-]{5,}\d(?![\w])")
@@ -32,7 +32,7 @@ _HASH_KEY = secrets.token_bytes(16)
 @contextmanager
 def bound(**fields: str) -> Iterator[None]:
     """Attach ``fields`` (submission_id, source) to every log line written inside the block."""
-    token = _context.set({**_context.get(), **fields})
+    token = _context.set({**(_context.get() or {}), **fields})
     try:
         yield
     finally:
@@ -65,7 +65,7 @@ class JsonFormatter(logging.Formatter):
             "level": record.levelname.lower(),
             "logger": record.name,
             "message": redact(message) if self.redact_pii else message,
-            **_context.get(),
+            **(_context.get() or {}),
         }
         return json.dumps(entry, ensure_ascii=False)
 

@@ -57,10 +57,14 @@ class RedisCollector(Collector):
         names = self.config.account_names()
         ledger = QuotaLedger(self.connection, reset_utc=self.config.quota_reset_utc)
         used = GaugeMetricFamily("leadgate_rotor_quota_used", "Rotor requests spent this quota day", labels=["account"])
-        left = GaugeMetricFamily("leadgate_rotor_quota_remaining", "Rotor requests left this quota day", labels=["account"])
+        left = GaugeMetricFamily(
+            "leadgate_rotor_quota_remaining", "Rotor requests left this quota day", labels=["account"]
+        )
         deferred = GaugeMetricFamily("leadgate_deferred", "Submissions waiting for quota or a paused account",
                                      labels=["account"])  # fmt: skip
-        paused = GaugeMetricFamily("leadgate_account_paused", "1 while Rotor refuses the account's key", labels=["account"])
+        paused = GaugeMetricFamily(
+            "leadgate_account_paused", "1 while Rotor refuses the account's key", labels=["account"]
+        )
         for name in names:
             status = ledger.status(name, self.config.account(name).daily_limit)
             used.add_metric([name], status.used)

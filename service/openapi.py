@@ -28,13 +28,15 @@ PATHS: dict[str, dict[str, Any]] = {
         "summary": "One submission: status, lead id, attempts, history",
         "responses": {"200": _json(ops_schemas.SubmissionSchema), **ERRORS}}},
     "/v1/ops/failed": {"get": {
-        "summary": "Failed submissions, oldest failure first", "parameters": [{"in": "query", "schema": ops_schemas.FailedQuerySchema}],
+        "summary": "Failed submissions, oldest failure first",
+        "parameters": [{"in": "query", "schema": ops_schemas.FailedQuerySchema}],
         "responses": {"200": _json({"type": "array", "items": ops_schemas.FailedItemSchema}), **ERRORS}}},
     "/v1/ops/failed/retry": {"post": {"summary": "Re-run delivery of failed submissions", **BULK}},
     "/v1/ops/replay": {"post": {"summary": "Re-normalise with today's mapping and deliver again", **BULK}},
     "/v1/ops/submissions/{submission_id}/discard": {"post": {
         "summary": "Stop a submission for good",
-        "requestBody": {"required": True, "content": {"application/json": {"schema": ops_schemas.DiscardRequestSchema}}},
+        "requestBody": {"required": True,
+                        "content": {"application/json": {"schema": ops_schemas.DiscardRequestSchema}}},
         "responses": {"200": _json({"type": "object", "properties": {"discarded": {"type": "string"}}}), **ERRORS}}},
     "/v1/ops/deferred/run-now": {"post": {
         "summary": "Queue every deferred delivery now",
@@ -52,7 +54,16 @@ PATHS: dict[str, dict[str, Any]] = {
 def build_spec() -> dict[str, Any]:
     spec = APISpec(title="leadgate ops API", version="1", openapi_version="3.0.3", plugins=[MarshmallowPlugin()])
     spec.components.security_scheme("admin", {"type": "http", "scheme": "bearer"})
-    for name in ("FailedQuery", "BulkRequest", "DiscardRequest", "FailedItem", "Report", "Submission", "Quota", "Error"):
+    for name in (
+        "FailedQuery",
+        "BulkRequest",
+        "DiscardRequest",
+        "FailedItem",
+        "Report",
+        "Submission",
+        "Quota",
+        "Error",
+    ):
         spec.components.schema(name, schema=getattr(ops_schemas, f"{name}Schema"))
     for path, operations in PATHS.items():
         for operation in operations.values():

@@ -12,7 +12,7 @@ import secrets
 import time
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
-from enum import Enum
+from enum import StrEnum
 from typing import Any
 
 from redis import Redis
@@ -21,7 +21,7 @@ from redis.client import Pipeline
 from service import keys
 
 
-class SubmissionStatus(str, Enum):
+class SubmissionStatus(StrEnum):
     """Where a submission stands; the values are the public interface's."""
 
     RECEIVED = "received"  # stored, not yet handed to delivery
@@ -162,7 +162,12 @@ class SubmissionStore:
             record["lead"] = json.dumps(lead, separators=(",", ":"))
         if person is not None:
             record["person"] = person
-        optional = (("duplicate_of", duplicate_of), ("read_ref", read_ref), ("error", error), ("error_class", error_class))
+        optional = (
+            ("duplicate_of", duplicate_of),
+            ("read_ref", read_ref),
+            ("error", error),
+            ("error_class", error_class),
+        )
         for name, value in optional:
             if value is not None:
                 record[name] = value

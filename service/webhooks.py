@@ -68,7 +68,9 @@ def answer_handshake(config: Config, name: str) -> Response:
         if not code:
             raise BadRequest("challengeCode is missing.")
         assert source.secret is not None
-        return jsonify(challengeCode=code, challengeResponse=signatures.linkedin_challenge_response(code, secret=source.secret))
+        return jsonify(
+            challengeCode=code, challengeResponse=signatures.linkedin_challenge_response(code, secret=source.secret)
+        )
     raise NotFound(f"The {name!r} source has no GET handshake.")
 
 
@@ -133,7 +135,9 @@ def _linkedin(source: SourceConfig, body: bytes, config: Config) -> list[Incomin
     header = request.headers.get("X-LI-Signature")
     _verified(signatures.verify_linkedin_signature(header, secret=source.secret or "", body=body), "X-LI-Signature")
     refs = _parsed(linkedin.parse_linkedin_notification, _json(body), "LinkedIn lead notification")
-    return [Incoming(linkedin.idempotency_key(ref), asdict(ref), read_ref=f"linkedin:{ref.response_id}") for ref in refs]
+    return [
+        Incoming(linkedin.idempotency_key(ref), asdict(ref), read_ref=f"linkedin:{ref.response_id}") for ref in refs
+    ]
 
 
 def _google(source: SourceConfig, body: bytes, config: Config) -> list[Incoming]:
@@ -177,7 +181,9 @@ def _generic(source: SourceConfig, body: bytes, config: Config) -> list[Incoming
     assert isinstance(schema, GenericSourceSchema)
     platform_id = _parsed(schema.idempotency_key, payload, source.name)
     lead, problem = load_lead(schema, payload, test=False)
-    return [Incoming(platform_id, payload if isinstance(payload, dict) else {"body": payload}, lead=lead, problem=problem)]
+    return [
+        Incoming(platform_id, payload if isinstance(payload, dict) else {"body": payload}, lead=lead, problem=problem)
+    ]
 
 
 HANDLERS: dict[str, Callable[[SourceConfig, bytes, Config], list[Incoming]]] = {

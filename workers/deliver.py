@@ -127,7 +127,9 @@ class Delivery:
         self.store.save_read(self.submission_id, data)
         test = TEST_LEAD_CHECKS.get(source.type, lambda _: False)(data)
         if test and not source.deliver_test_leads:
-            self.store.set_status(self.submission_id, SubmissionStatus.DISCARDED, note=f"{source.type} test lead, not delivered")
+            self.store.set_status(
+                self.submission_id, SubmissionStatus.DISCARDED, note=f"{source.type} test lead, not delivered"
+            )
             return "test lead, not delivered"
         lead, problem = load_lead(schema_for(source, self.ctx.config), data, test=test)
         if lead is None:
@@ -137,7 +139,9 @@ class Delivery:
             self.store.replace_lead(self.submission_id, lead, person=person, pipeline=pipe)
             if person is not None:
                 pipe.rpush(keys.person_pending(person), self.submission_id)
-            self.store.set_status(self.submission_id, SubmissionStatus.QUEUED, note=f"lead read from {source.type}", pipeline=pipe)
+            self.store.set_status(
+                self.submission_id, SubmissionStatus.QUEUED, note=f"lead read from {source.type}", pipeline=pipe
+            )
             pipe.execute()
         return None
 
@@ -204,9 +208,14 @@ class Delivery:
         with self.connection.pipeline() as pipe:
             for submission_id in ids:
                 self.store.set_status(
-                    submission_id, SubmissionStatus.DUPLICATE, note=f"Rotor already has all of it from {person.delivered_by}",
-                    duplicate_of=person.delivered_by or "", lead_id=person.lead_id or "", deferred_until="", pipeline=pipe,
-                )  # fmt: skip
+                    submission_id,
+                    SubmissionStatus.DUPLICATE,
+                    note=f"Rotor already has all of it from {person.delivered_by}",
+                    duplicate_of=person.delivered_by or "",
+                    lead_id=person.lead_id or "",
+                    deferred_until="",
+                    pipeline=pipe,
+                )
             self.people.settle(person.id, ids, pipeline=pipe)
             pipe.srem(keys.account_deferred(members[0].state.account), *ids)
             pipe.execute()

@@ -17,7 +17,7 @@ import math
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from enum import Enum
+from enum import StrEnum
 
 from redis import Redis
 
@@ -36,7 +36,7 @@ return {1, used}
 WINDOW_TTL_SECONDS = 3 * 24 * 3600  # kept a little past its day, for `leadgate quota` and debugging
 
 
-class RequestKind(str, Enum):
+class RequestKind(StrEnum):
     FRESH = "fresh"  # a lead's first delivery attempt(s)
     BACKLOG = "backlog"  # a delivery that was deferred before
     OPS = "ops"  # an operator's look-up (`leadgate lookup`)

@@ -60,7 +60,9 @@ class LeadReader:
 
     def _linkedin(self, source: SourceConfig, response_id: str) -> dict[str, Any]:
         if not source.access_token:
-            raise LeadReadRefused(f"sources.{source.name}.access_token_env is not set, so LinkedIn leads cannot be read")
+            raise LeadReadRefused(
+                f"sources.{source.name}.access_token_env is not set, so LinkedIn leads cannot be read"
+            )
         url = f"{source.api_url.rstrip('/')}/leadFormResponses/{quote(response_id, safe='')}"
         headers = {"Authorization": f"Bearer {source.access_token}", "LinkedIn-Version": LINKEDIN_VERSION,
                    "X-Restli-Protocol-Version": "2.0.0"}  # fmt: skip
@@ -73,7 +75,9 @@ class LeadReader:
             raise LeadReadUnavailable(message, http_status=response.status_code)
         raise LeadReadRefused(message, http_status=response.status_code)
 
-    def _get(self, url: str, *, params: dict[str, str], what: str, headers: dict[str, str] | None = None) -> httpx.Response:
+    def _get(
+        self, url: str, *, params: dict[str, str], what: str, headers: dict[str, str] | None = None
+    ) -> httpx.Response:
         try:
             return self._http.get(url, params=params, headers=headers)
         except httpx.TransportError as exc:
@@ -81,4 +85,3 @@ class LeadReader:
 
     def close(self) -> None:
         self._http.close()
-

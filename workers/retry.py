@@ -17,7 +17,7 @@ from __future__ import annotations
 import random
 from collections.abc import Callable
 from dataclasses import dataclass
-from enum import Enum
+from enum import StrEnum
 
 from service.errors import (
     DeliveryError,
@@ -29,12 +29,11 @@ from service.errors import (
     RotorUnreachable,
 )
 
-
 # Failures that say nothing about the lead: the same call may well work later.
 TRANSIENT = (RotorUnreachable, RotorServerError, LeadReadUnavailable)
 
 
-class Action(str, Enum):
+class Action(StrEnum):
     RETRY = "retry"
     WAIT_FOR_QUOTA = "wait_for_quota"
     PAUSE_ACCOUNT = "pause_account"

@@ -15,7 +15,7 @@ from typing import Any, ClassVar
 from marshmallow import EXCLUDE, ValidationError, fields, post_load
 
 from service.lead import LeadSchema, rotor_body
-from service.sources.forms import paragraph, flatten_value
+from service.sources.forms import flatten_value, paragraph
 
 # One answer as a platform hands it over: (role, label, value). The role is a person field below, a
 # name part, a work fallback, or None for a question that only belongs in the notes under its label.
@@ -65,9 +65,7 @@ class PlatformLeadSchema(LeadSchema):
     default_source: ClassVar[str] = ""
     base_tags: ClassVar[tuple[str, ...]] = ()
 
-    def __init__(
-        self, *, source: str | None = None, tags: Iterable[str] = (), phone_region: str = "US"
-    ) -> None:
+    def __init__(self, *, source: str | None = None, tags: Iterable[str] = (), phone_region: str = "US") -> None:
         super().__init__(phone_region=phone_region)
         self.source = source or self.default_source
         self.tags = (*self.base_tags, *tags)

@@ -61,9 +61,7 @@ class GenericSourceSchema(PlatformLeadSchema):
     ) -> None:
         unknown = sorted(set(field_map) - set(MAPPABLE_FIELDS))
         if unknown:
-            raise ConfigError(
-                f"field_map.{unknown[0]}: not a lead field (known: {', '.join(MAPPABLE_FIELDS)})"
-            )
+            raise ConfigError(f"field_map.{unknown[0]}: not a lead field (known: {', '.join(MAPPABLE_FIELDS)})")
         super().__init__(source=source, tags=tags, phone_region=phone_region)
         self.field_map = dict(field_map)
         self.id_path = id_path
@@ -78,10 +76,7 @@ class GenericSourceSchema(PlatformLeadSchema):
     @pre_load
     def _map_paths(self, data: Any, **kwargs: Any) -> dict[str, Any]:
         payload = require_object(data)
-        mapped = [
-            (field, readable_label(path), text_at(payload, path) or "")
-            for field, path in self.field_map.items()
-        ]
+        mapped = [(field, readable_label(path), text_at(payload, path) or "") for field, path in self.field_map.items()]
         used = {path.split(".", 1)[0] for path in (*self.field_map.values(), self.id_path)}
         unmapped = [
             (None, readable_label(key), flatten_value(value) or "")

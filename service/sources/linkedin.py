@@ -155,9 +155,7 @@ def _questions(form: Any) -> dict[str, tuple[str | None, str, dict[str, str]]]:
         options = resolve_path(question, "questionDetails.multipleChoiceQuestionDetails.options") or ()
         index[question_id] = (
             PREDEFINED_FIELDS.get(text_at(question, "predefinedField") or ""),
-            _localized(resolve_path(question, "question"))
-            or text_at(question, "name")
-            or f"Question {question_id}",
+            _localized(resolve_path(question, "question")) or text_at(question, "name") or f"Question {question_id}",
             {text_at(option, "id"): _localized(resolve_path(option, "text")) for option in options},
         )
     return index
@@ -178,6 +176,4 @@ def _answer(item: Any, questions: Mapping[str, tuple[str | None, str, dict[str, 
 def _localized(text: Any) -> str | None:
     # MultiLocaleString: {"localized": {"en_US": "..."}}; a form is written in one locale.
     values = resolve_path(text, "localized")
-    return (
-        next((flatten_value(v) for v in values.values() if v), None) if isinstance(values, Mapping) else None
-    )
+    return next((flatten_value(v) for v in values.values() if v), None) if isinstance(values, Mapping) else None

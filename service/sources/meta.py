@@ -31,8 +31,7 @@ from service.sources.forms import flatten_value, fold_key
 
 # The default answer has only id, created_time and field_data; attribution must be asked for.
 GRAPH_LEAD_FIELDS = (
-    "id,created_time,field_data,form_id,ad_id,ad_name,adset_id,adset_name,campaign_id,campaign_name,"
-    "is_organic,platform"
+    "id,created_time,field_data,form_id,ad_id,ad_name,adset_id,adset_name,campaign_id,campaign_name,is_organic,platform"
 )
 # field_data keys of Meta's prefilled questions (intake-formats.md §2.4), by role; anything else is a
 # custom question (key = a slug of its text) or a prefilled one with no Rotor field (job_title ...).
