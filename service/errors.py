@@ -3,7 +3,8 @@
 * LeadgateError
   * ConfigError: a setting is invalid; raised only while starting, printed as one line.
   * HttpError: answered to the caller by the one error handler in ``service.http_errors``.
-    * BadRequest (400), Unauthorized (401), Forbidden (403), NotFound (404), UnsupportedMediaType (415),
+    * BadRequest (400), Unauthorized (401), Forbidden (403), NotFound (404), Conflict (409),
+      UnsupportedMediaType (415),
       InvalidInput (422, with ``{field: [message]}``), StoreUnavailable (503).
   * DeliveryError: a Rotor call did not deliver. ``workers.rotor`` is the only place that turns
     HTTP answers and transport failures into these; ``workers.retry`` decides what each means.
@@ -58,6 +59,10 @@ class Forbidden(HttpError):
 
 class NotFound(HttpError):
     status_code = 404
+
+
+class Conflict(HttpError):
+    status_code = 409
 
 
 class UnsupportedMediaType(HttpError):

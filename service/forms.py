@@ -15,6 +15,7 @@ from marshmallow import ValidationError
 from service.config import FormConfig
 from service.errors import BadRequest, Forbidden, InvalidInput, NotFound, UnsupportedMediaType
 from service.intake import Intake
+from service.jsonbody import parse_json
 from service.responses import FORM_CONTENT_TYPES, html_page, wants_html
 from service.sources.forms import is_bot
 
@@ -77,14 +78,13 @@ def receive_form(intake: Intake, form_key: str) -> Response:
 def read_fields() -> dict[str, Any]:
     """The posted fields as a dict; repeated form fields (checkboxes) become lists."""
     if request.is_json:
-        data = request.get_json(silent=True)
-        if data is None:
-            raise BadRequest("The body is not valid JSON.")
+        data = parse_json(request.get_data(cache=False))
         if not isinstance(data, dict):
             raise BadRequest("The JSON body must be an object of form fields.")
         return data
     if request.mimetype in FORM_CONTENT_TYPES:
-        return {key: values[0] if len(values) == 1 else values for key, values in request.form.lists()}
+        # A multipart part without a name arrives under the key None: it is no field, so it is skipped.
+        return {key: values[0] if len(values) == 1 else values for key, values in request.form.lists() if key}
     raise UnsupportedMediaType(
         "Send the form as application/x-www-form-urlencoded, multipart/form-data or application/json."
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 from apispec import APISpec
@@ -18,10 +19,17 @@ def _json(schema: Any, description: str = "OK") -> dict[str, Any]:
 
 
 ERRORS = {code: _json(ops_schemas.ErrorSchema, text) for code, text in (
-    ("401", "Missing or wrong bearer token"), ("404", "Not found, or the ops API is off"),
-    ("422", "Invalid input; errors name the fields"),
+    ("400", "The body is not valid JSON, or nests too deep"), ("401", "Missing or wrong bearer token"),
+    ("404", "Not found, or the ops API is off"), ("413", "The body is too large"),
+    ("422", "Invalid input; errors name the fields"), ("503", "Redis or Rotor cannot be reached"),
 )}  # fmt: skip
-BULK = {"requestBody": {"required": True, "content": {"application/json": {"schema": ops_schemas.BulkRequestSchema}}},
+# Exactly one of ``ids`` (non-empty) or ``all: true``, as BulkRequestSchema's validator enforces.
+ONE_OF_IDS_OR_ALL = {"oneOf": [
+    {"required": ["ids"], "properties": {"ids": {"minItems": 1}, "all": {"enum": [False]}}},
+    {"required": ["all"], "properties": {"all": {"enum": [True]}, "ids": {"maxItems": 0}}},
+]}  # fmt: skip
+BULK = {"requestBody": {"required": True, "content": {"application/json": {"schema": {
+            "allOf": [ops_schemas.BulkRequestSchema, ONE_OF_IDS_OR_ALL]}}}},
         "responses": {"200": _json(ops_schemas.ReportSchema), **ERRORS}}  # fmt: skip
 PATHS: dict[str, dict[str, Any]] = {
     "/v1/submissions/{submission_id}": {"get": {
@@ -37,7 +45,8 @@ PATHS: dict[str, dict[str, Any]] = {
         "summary": "Stop a submission for good",
         "requestBody": {"required": True,
                         "content": {"application/json": {"schema": ops_schemas.DiscardRequestSchema}}},
-        "responses": {"200": _json({"type": "object", "properties": {"discarded": {"type": "string"}}}), **ERRORS}}},
+        "responses": {"200": _json({"type": "object", "properties": {"discarded": {"type": "string"}}}),
+                      "409": _json(ops_schemas.ErrorSchema, "Already settled"), **ERRORS}}},
     "/v1/ops/deferred/run-now": {"post": {
         "summary": "Queue every deferred delivery now",
         "responses": {"200": _json({"type": "object", "properties": {"queued": {"type": "integer"}}}), **ERRORS}}},
@@ -65,7 +74,7 @@ def build_spec() -> dict[str, Any]:
         "Error",
     ):
         spec.components.schema(name, schema=getattr(ops_schemas, f"{name}Schema"))
-    for path, operations in PATHS.items():
+    for path, operations in copy.deepcopy(PATHS).items():  # apispec edits what it is given
         for operation in operations.values():
             operation["security"] = [{"admin": []}]
             for name in ("submission_id", "lead_id"):

@@ -14,8 +14,9 @@ from flask import Blueprint, Response, current_app, jsonify, request
 from marshmallow import Schema, ValidationError
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
-from service.errors import DeliveryError, InvalidInput, NotFound, StoreUnavailable, Unauthorized
+from service.errors import Conflict, DeliveryError, InvalidInput, NotFound, StoreUnavailable, Unauthorized
 from service.intake import Intake
+from service.jsonbody import parse_json
 from service.metrics import RedisCollector
 from service.ops_schemas import BulkRequestSchema, DiscardRequestSchema, FailedQuerySchema
 from service.reprocess import FailedFilter, Reprocessor
@@ -44,9 +45,15 @@ def _reprocessor() -> Reprocessor:
 
 def _load(schema: Schema, data: Any) -> dict[str, Any]:
     try:
-        return schema.load(data if data is not None else {})
+        return schema.load(data)
     except ValidationError as exc:
         raise InvalidInput("The request is not valid.", errors=exc.normalized_messages()) from exc
+
+
+def _json_body() -> Any:
+    """The request's JSON body, {} when there is none."""
+    raw = request.get_data(cache=False)
+    return parse_json(raw) if raw.strip() else {}
 
 
 def _filters(query: dict[str, Any]) -> FailedFilter:
@@ -91,7 +98,7 @@ def replay() -> Response:
 
 
 def _bulk(operation) -> Response:
-    body = _load(BulkRequestSchema(), request.get_json(silent=True))
+    body = _load(BulkRequestSchema(), _json_body())
     reprocessor = _reprocessor()
     ids = body.get("ids") or [item.id for item in reprocessor.failed(_filters(body["filters"]))]
     return jsonify(operation(reprocessor, ids).to_dict())
@@ -99,12 +106,12 @@ def _bulk(operation) -> Response:
 
 @bp.post("/v1/ops/submissions/<submission_id>/discard")
 def discard(submission_id: str) -> Response:
-    body = _load(DiscardRequestSchema(), request.get_json(silent=True))
+    body = _load(DiscardRequestSchema(), _json_body())
     problem = _reprocessor().discard(submission_id, body["reason"])
     if problem == "no such submission":
         raise NotFound(f"There is no submission {submission_id!r}.")
     if problem:
-        raise InvalidInput(f"Cannot discard {submission_id}: {problem}.")
+        raise Conflict(f"Cannot discard {submission_id}: {problem}.")
     return jsonify(discarded=submission_id)
 
 

@@ -99,4 +99,5 @@ class QuotaSchema(Schema):
 
 class ErrorSchema(Schema):
     message = fields.String()
-    errors = fields.Dict(keys=fields.String(), values=fields.List(fields.String()))
+    # {field: [message]}; a list item or nested object has its own {index: [message]} inside.
+    errors = fields.Dict(keys=fields.String(), values=fields.Raw())

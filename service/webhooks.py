@@ -11,7 +11,6 @@ job reads the lead from the platform first (``workers.reads``).
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import Any
@@ -22,6 +21,7 @@ from marshmallow import ValidationError
 from service.config import Config, SourceConfig
 from service.errors import BadRequest, Forbidden, NotFound, Unauthorized
 from service.intake import Intake
+from service.jsonbody import parse_json
 from service.sources import google, linkedin, meta, signatures, tiktok, typeform
 from service.sources.generic import GenericSourceSchema, SignatureScheme
 from service.sources.registry import load_lead, schema_for
@@ -105,13 +105,6 @@ def _source(config: Config, name: str) -> SourceConfig:
     return source
 
 
-def _json(body: bytes) -> Any:
-    try:
-        return json.loads(body)  # the stdlib keeps big integer ids exact
-    except ValueError:
-        raise BadRequest("The body is not valid JSON.") from None
-
-
 def _parsed(parse: Callable[[Any], Any], payload: Any, what: str) -> Any:
     try:
         return parse(payload)
@@ -127,21 +120,21 @@ def _verified(ok: bool, header: str) -> None:
 def _meta(source: SourceConfig, body: bytes, config: Config) -> list[Incoming]:
     header = request.headers.get("X-Hub-Signature-256")
     _verified(signatures.verify_hex_signature(header, secret=source.secret or "", body=body), "X-Hub-Signature-256")
-    refs = _parsed(meta.parse_leadgen_notification, _json(body), "Meta leadgen")
+    refs = _parsed(meta.parse_leadgen_notification, parse_json(body), "Meta leadgen")
     return [Incoming(meta.idempotency_key(ref), asdict(ref), read_ref=f"meta:{ref.leadgen_id}") for ref in refs]
 
 
 def _linkedin(source: SourceConfig, body: bytes, config: Config) -> list[Incoming]:
     header = request.headers.get("X-LI-Signature")
     _verified(signatures.verify_linkedin_signature(header, secret=source.secret or "", body=body), "X-LI-Signature")
-    refs = _parsed(linkedin.parse_linkedin_notification, _json(body), "LinkedIn lead notification")
+    refs = _parsed(linkedin.parse_linkedin_notification, parse_json(body), "LinkedIn lead notification")
     return [
         Incoming(linkedin.idempotency_key(ref), asdict(ref), read_ref=f"linkedin:{ref.response_id}") for ref in refs
     ]
 
 
 def _google(source: SourceConfig, body: bytes, config: Config) -> list[Incoming]:
-    payload = _json(body)
+    payload = parse_json(body)
     ref = _parsed(google.parse_google_payload, payload, "Google Ads lead form")
     _verified(signatures.secrets_equal(ref.google_key, source.secret or ""), "google_key")
     kept = {k: v for k, v in payload.items() if k.lower() != "google_key"}  # a secret is never stored
@@ -152,7 +145,7 @@ def _google(source: SourceConfig, body: bytes, config: Config) -> list[Incoming]
 def _tiktok(source: SourceConfig, body: bytes, config: Config) -> list[Incoming]:
     header = request.headers.get("X-Open-Signature") or request.headers.get("X-Tt-Signature")
     _verified(signatures.verify_tiktok_signature(header, secret=source.secret or "", body=body), "X-Open-Signature")
-    entries = _parsed(tiktok.tiktok_leads, _json(body), "TikTok lead")
+    entries = _parsed(tiktok.tiktok_leads, parse_json(body), "TikTok lead")
     schema = schema_for(source, config)
     items = []
     for entry in entries:
@@ -164,7 +157,7 @@ def _tiktok(source: SourceConfig, body: bytes, config: Config) -> list[Incoming]
 def _typeform(source: SourceConfig, body: bytes, config: Config) -> list[Incoming]:
     header = request.headers.get("Typeform-Signature")
     _verified(signatures.verify_base64_signature(header, secret=source.secret or "", body=body), "Typeform-Signature")
-    payload = _json(body)
+    payload = parse_json(body)
     if isinstance(payload, dict) and payload.get("event_type", "form_response") != "form_response":
         return []  # partial responses are not leads yet
     platform_id = _parsed(typeform.idempotency_key, payload, "Typeform")
@@ -176,7 +169,7 @@ def _generic(source: SourceConfig, body: bytes, config: Config) -> list[Incoming
     scheme = SignatureScheme(source.signature_header, source.signature_encoding, source.signature_prefix)
     header = request.headers.get(source.signature_header)
     _verified(scheme.verify(header, secret=source.secret or "", body=body), source.signature_header)
-    payload = _json(body)
+    payload = parse_json(body)
     schema = schema_for(source, config)
     assert isinstance(schema, GenericSourceSchema)
     platform_id = _parsed(schema.idempotency_key, payload, source.name)

@@ -165,14 +165,14 @@ def queue(redis_conn: redis.Redis) -> Queue:
 
 
 def wait_for(condition, timeout: float = 15.0):
-    """Poll ``condition`` until it returns something truthy (HTTP errors count as not yet)."""
+    """Poll ``condition`` until it returns something truthy (HTTP and Redis errors count as not yet)."""
     deadline = time.monotonic() + timeout
     while True:
         try:
             result = condition()
             if result:
                 return result
-        except httpx.HTTPError:
+        except (httpx.HTTPError, redis.RedisError):
             pass
         if time.monotonic() > deadline:
             raise AssertionError("condition not met in time")

@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 
@@ -67,7 +68,7 @@ class RotorClient:
     def get_lead(self, lead_id: str) -> dict[str, Any]:
         """``GET /leads/{id}``: the lead as Rotor has it now."""
         with _translate_transport_errors():
-            response = self._http.get(f"leads/{lead_id}")
+            response = self._http.get(f"leads/{quote(lead_id, safe='')}")
         payload = json_object(response)
         if response.status_code == 200 and isinstance(payload.get("data"), dict):
             return payload["data"]

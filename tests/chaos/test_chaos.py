@@ -37,7 +37,8 @@ class RestartableRedis:
         args = [find_redis_server() or "redis-server", "--port", str(self.port), "--dir", self.workdir,
                 "--appendonly", "yes", "--appendfsync", "everysec", "--save", ""]  # fmt: skip
         self.process = subprocess.Popen(args, stdout=subprocess.DEVNULL)
-        wait_for(lambda: redis.Redis.from_url(self.url).ping())
+        with redis.Redis.from_url(self.url) as client:
+            wait_for(client.ping)
 
     def restart(self) -> None:
         self.process.terminate()  # a clean shutdown: AOF flushed, as in a rolling restart
