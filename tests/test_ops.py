@@ -200,7 +200,7 @@ def test_ops_api_does_what_the_cli_does(client, deliver, redis_conn, sandbox) ->
     lead_id = record(redis_conn, submission_id).lead_id
     assert client.get(f"/v1/ops/leads/{lead_id}", headers=AUTH).json["id"] == lead_id
     assert client.get("/v1/ops/quota", headers=AUTH).json[0]["account"] == "default"
-    assert client.post(f"/v1/ops/submissions/{submission_id}/discard", json={"reason": "x"}, headers=AUTH).status_code == 422
+    assert client.post(f"/v1/ops/submissions/{submission_id}/discard", json={"reason": "x"}, headers=AUTH).status_code == 409
     assert client.post("/v1/ops/replay", json={"ids": [submission_id]}, headers=AUTH).json["done"] == 1
 
 
