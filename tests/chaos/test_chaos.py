@@ -50,6 +50,25 @@ class RestartableRedis:
         self.process.wait(timeout=30)
 
 
+def diagnose(url: str) -> dict:
+    """Where the submissions stand, for a run that did not finish."""
+    from rq import Queue
+
+    client = redis.Redis.from_url(url)
+    statuses: dict[str, int] = {}
+    for key in client.scan_iter("leadgate:submission:*", count=1000):
+        if key.count(b":") == 2:
+            status = (client.hget(key, "status") or b"?").decode()
+            statuses[status] = statuses.get(status, 0) + 1
+    report: dict = {"statuses": statuses}
+    for name in ("deliveries", "backlog"):
+        queue = Queue(name, connection=client)
+        report[name] = {"queued": queue.count, "started": queue.started_job_registry.get_job_ids(),
+                        "scheduled": queue.scheduled_job_registry.count, "failed": queue.failed_job_registry.count}
+    client.close()
+    return report
+
+
 def gunicorn_children(master_pid: int) -> list[int]:
     out = subprocess.run(["ps", "-o", "pid=", "--ppid", str(master_pid)], capture_output=True, text=True).stdout
     return [int(pid) for pid in out.split()]
@@ -108,7 +127,11 @@ def test_three_hundred_leads_survive_crashes_restarts_and_a_flaky_rotor(processe
         with ThreadPoolExecutor(8) as pool:
             accepted = list(pool.map(send, range(PEOPLE)))
         chaos_thread.join(timeout=60)
-        wait_for(lambda: sandbox.stats()["leads"] >= PEOPLE, timeout=240)
+        try:
+            wait_for(lambda: sandbox.stats()["leads"] >= PEOPLE, timeout=240)
+        except AssertionError:
+            print(diagnose(store.url), sandbox.stats(), events)
+            raise
         time.sleep(2)  # anything still in flight would show up as a duplicate now
         elapsed = time.monotonic() - started
         leads = sandbox.leads()
