@@ -37,3 +37,14 @@ def test_a_worker_killed_mid_delivery_loses_nothing_and_duplicates_nothing(
     assert done.status is SubmissionStatus.DELIVERED
     assert any("worker died while running" in e.get("note", "") for e in done.events)
     assert len(sandbox.leads()) == 1  # the killed call had landed; the retry updated the same lead
+
+
+def test_sigterm_lets_a_worker_finish_its_current_delivery(client, processes, queue, redis_conn, sandbox) -> None:
+    sandbox.faults(latency_ms=1500)
+    submission_id = client.post("/v1/forms/contact", json={"name": "Ann", "phone": "2015550123"}).json["submission_id"]
+    worker = processes.worker()
+    wait_for(lambda: queue.started_job_registry.get_job_ids())
+    worker.send_signal(signal.SIGTERM)  # a deploy or a scale-down: RQ's warm shutdown
+    assert worker.wait(timeout=30) == 0
+    assert SubmissionStore(redis_conn).get(submission_id).status is SubmissionStatus.DELIVERED
+    assert queue.started_job_registry.count == 0

@@ -75,6 +75,10 @@ class Delivery:
 
     def run(self) -> str | Retry:
         state = self._state()
+        with logs.bound(source=state.source):
+            return self._run(state)
+
+    def _run(self, state: DeliveryState) -> str | Retry:
         if state.status is SubmissionStatus.FAILED:
             # A failed submission's job runs again only when an operator asked for it: `leadgate failed
             # retry`, `rq requeue` or rq-dashboard all end here, and all get a fresh retry budget.
