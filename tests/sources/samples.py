@@ -42,6 +42,19 @@ def tiktok_signature(payload: Any, secret: str = SECRET) -> str:
     return hmac.new(secret.encode(), json.dumps(payload).encode(), hashlib.sha256).hexdigest()
 
 
+# The sample person every platform's sample carries, as the Rotor body should have it.
+ANN_LEE_BODY = {
+    "name": "Ann Lee",
+    "email": "ann.lee@example.com",
+    "phone": "+12015550123",
+    "address_street1": "12 Main St",
+    "address_city": "Springfield",
+    "address_state": "NJ",
+    "address_zip": "07081",
+    "address_country": "US",
+}
+
+
 # --- Meta ---------------------------------------------------------------------------------------
 
 META_ANSWERS = {

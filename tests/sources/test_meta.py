@@ -18,6 +18,7 @@ from service.sources.meta import (
     parse_leadgen_notification,
 )
 from tests.sources.samples import (
+    ANN_LEE_BODY,
     BIG_ID,
     BIG_ID_TEXT,
     META_ANSWERS,
@@ -136,17 +137,7 @@ def test_graph_fields_ask_for_attribution() -> None:
 
 def test_standard_answers_map_onto_the_rotor_body() -> None:
     body = load(meta_graph_lead())
-    assert {key: body[key] for key in body if key not in ("notes", "tags")} == {
-        "name": "Ann Lee",
-        "email": "ann.lee@example.com",
-        "phone": "+12015550123",
-        "address_street1": "12 Main St",
-        "address_city": "Springfield",
-        "address_state": "NJ",
-        "address_zip": "07081",
-        "address_country": "US",
-        "source": "meta",
-    }
+    assert {key: body[key] for key in body if key not in ("notes", "tags")} == {**ANN_LEE_BODY, "source": "meta"}
     assert set(body) <= set(ROTOR_BODY_FIELDS)
 
 
