@@ -82,6 +82,7 @@ class Reprocessor:
         self.config = config
         self.store = SubmissionStore(connection, retention_seconds=config.retention_seconds)
         self.queue = Queue(keys.DELIVERY_QUEUE, connection=connection)
+        self.people = PersonIndex(connection, ttl_seconds=config.retention_seconds)
 
     def failed(self, filters: FailedFilter = FailedFilter(), *, limit: int | None = None) -> list[FailedItem]:
         """Failed submissions, oldest failure first."""
@@ -133,11 +134,7 @@ class Reprocessor:
         except ValueError as exc:
             return str(exc)
         fields: dict[str, Any] = {"replay": 1, "job_id": f"{submission_id}-{secrets.token_hex(3)}"}
-        person = None
-        if lead is not None:
-            person = PersonIndex(self.connection, ttl_seconds=self.config.retention_seconds).resolve(
-                submission.account, lead
-            )
+        person = self.people.resolve(submission.account, lead) if lead is not None else None
         with self.connection.pipeline() as pipe:
             pipe.multi()
             if lead is not None:

@@ -52,7 +52,7 @@ def account_reports(connection: Redis, config: Config, now: datetime) -> list[Ac
     reports = []
     for name in config.account_names():
         account = config.account(name)
-        budget = Budget(account.daily_limit, config.ops_reserve_percent, config.fresh_reserve_percent)
+        budget = Budget.for_account(config, name)
         status = ledger.status(name, account.daily_limit)
         backlog = int(connection.scard(keys.account_deferred(name)))
         paused = connection.get(keys.account_paused(name))

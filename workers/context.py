@@ -58,11 +58,7 @@ class DeliveryContext:
         return self._reader
 
     def budget(self, account: str) -> Budget:
-        return Budget(
-            self.config.account(account).daily_limit,
-            ops_reserve_percent=self.config.ops_reserve_percent,
-            fresh_reserve_percent=self.config.fresh_reserve_percent,
-        )
+        return Budget.for_account(self.config, account)
 
     def close(self) -> None:
         for client in self._clients.values():

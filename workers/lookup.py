@@ -15,8 +15,7 @@ from workers.rotor import RotorClient
 def lookup_lead(connection: Redis, config: Config, lead_id: str, *, account: str = "default") -> dict[str, Any]:
     settings = config.account(account)
     ledger = QuotaLedger(connection, reset_utc=config.quota_reset_utc)
-    budget = Budget(settings.daily_limit, config.ops_reserve_percent, config.fresh_reserve_percent)
-    if not ledger.reserve(account, budget, RequestKind.OPS).granted:
+    if not ledger.reserve(account, Budget.for_account(config, account), RequestKind.OPS).granted:
         raise RotorQuotaExceeded(f"no Rotor requests left today on account {account!r}", error_code="LOCAL_BUDGET")
     if not settings.api_key:
         raise RotorQuotaExceeded(f"{settings.api_key_env} is not set", error_code="NO_KEY")

@@ -22,6 +22,7 @@ from enum import StrEnum
 from redis import Redis
 
 from service import keys
+from service.config import Config
 
 # KEYS[1] quota hash; ARGV[1] ceiling for this kind of request, ARGV[2] TTL of the hash.
 RESERVE_SCRIPT = """
@@ -49,6 +50,11 @@ class Budget:
     daily_limit: int
     ops_reserve_percent: int = 2
     fresh_reserve_percent: int = 20
+
+    @classmethod
+    def for_account(cls, config: Config, account: str) -> Budget:
+        """The named account's limit, shared out by the configured percentages."""
+        return cls(config.account(account).daily_limit, config.ops_reserve_percent, config.fresh_reserve_percent)
 
     @property
     def ops_reserve(self) -> int:
