@@ -4,12 +4,13 @@
 
 Traffic: every person submits once, and 30% of all submissions are duplicates of someone already
 seen: the same form again, with the phone or email formatted differently or fewer fields (a repeat
-through another form adds that form's tag, which is news for Rotor and sent as an update; the
-tests cover that case). Submissions are posted in waves with one burst. Rotor goes unreachable
-for a few seconds mid-day (a proxy between the workers and the sandbox refuses connections). Rotor's real daily limit is lower than the one leadgate was told,
-so Rotor answers RATE_LIMIT_EXCEEDED once; the rest waits for the next day, which the benchmark
-then turns (sandbox ``next-day`` + ``leadgate deferred run-now``). Targets: 0 lost, Rotor
-requests <= leads delivered + 1, requests per unique person <= 1.05.
+through another form adds that form's tag, which is news for Rotor and sent as an update; the tests
+cover that case). Submissions are posted in waves with one burst. Rotor goes unreachable for a few
+seconds mid-day (a proxy between the workers and the sandbox refuses connections). Rotor's real
+daily limit is lower than the one leadgate was told, so Rotor answers RATE_LIMIT_EXCEEDED once; the
+rest waits for the next day, which the benchmark then turns (sandbox ``next-day`` + ``leadgate
+deferred run-now``). Targets: 0 lost, Rotor requests <= leads delivered + 1, requests per unique
+person <= 1.05.
 """
 
 from __future__ import annotations

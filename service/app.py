@@ -14,6 +14,7 @@ from service.intake import Intake
 from service.limits import init_limits, limit_form_intake
 from service.responses import register_error_handlers
 from service.sources.forms import WebsiteFormSchema
+from service.sources.registry import schema_for
 
 
 def create_app(config: Config | None = None) -> Flask:
@@ -22,11 +23,12 @@ def create_app(config: Config | None = None) -> Flask:
     app = Flask(__name__)
     app.config["MAX_CONTENT_LENGTH"] = config.max_body_bytes
     intake = Intake.from_config(config, connect(config.redis_url))
-    # One schema per form, built once: they hold no per-request state.
+    # One schema per form and per webhook source, built once: they hold no per-request state.
     intake.form_schemas = {
         key: WebsiteFormSchema(form=form, phone_region=config.default_phone_region)
         for key, form in config.forms.items()
     }
+    intake.source_schemas = {name: schema_for(source, config) for name, source in config.sources.items()}
     app.extensions["leadgate"] = intake
     app.register_blueprint(forms.bp)
     app.register_blueprint(webhooks.bp)

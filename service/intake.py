@@ -40,6 +40,7 @@ class Intake:
     people: PersonIndex
     captcha: CaptchaChecker = field(default_factory=CaptchaChecker)
     form_schemas: dict[str, Any] = field(default_factory=dict)
+    source_schemas: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
     def from_config(cls, config: Config, connection: redis.Redis) -> Intake:

@@ -23,8 +23,9 @@ from service.errors import BadRequest, Forbidden, NotFound, Unauthorized
 from service.intake import Intake
 from service.jsonbody import parse_json
 from service.sources import google, linkedin, meta, signatures, tiktok, typeform
+from service.sources.common import PlatformLeadSchema
 from service.sources.generic import GenericSourceSchema, SignatureScheme
-from service.sources.registry import load_lead, schema_for
+from service.sources.registry import load_lead
 
 bp = Blueprint("webhooks", __name__)
 
@@ -77,7 +78,7 @@ def answer_handshake(config: Config, name: str) -> Response:
 def receive_webhook(intake: Intake, name: str) -> Response:
     source = _source(intake.config, name)
     body = request.get_data(cache=False)
-    incoming = HANDLERS[source.type](source, body, intake.config)
+    incoming = HANDLERS[source.type](source, body, intake.source_schemas[name])
     label = f"webhook:{name}"
     headers = {h: request.headers[h] for h in KEPT_HEADERS if h in request.headers}
     ids = []
@@ -117,14 +118,14 @@ def _verified(ok: bool, header: str) -> None:
         raise Unauthorized(f"{header} does not match this body and secret.")
 
 
-def _meta(source: SourceConfig, body: bytes, config: Config) -> list[Incoming]:
+def _meta(source: SourceConfig, body: bytes, schema: PlatformLeadSchema) -> list[Incoming]:
     header = request.headers.get("X-Hub-Signature-256")
     _verified(signatures.verify_hex_signature(header, secret=source.secret or "", body=body), "X-Hub-Signature-256")
     refs = _parsed(meta.parse_leadgen_notification, parse_json(body), "Meta leadgen")
     return [Incoming(meta.idempotency_key(ref), asdict(ref), read_ref=f"meta:{ref.leadgen_id}") for ref in refs]
 
 
-def _linkedin(source: SourceConfig, body: bytes, config: Config) -> list[Incoming]:
+def _linkedin(source: SourceConfig, body: bytes, schema: PlatformLeadSchema) -> list[Incoming]:
     header = request.headers.get("X-LI-Signature")
     _verified(signatures.verify_linkedin_signature(header, secret=source.secret or "", body=body), "X-LI-Signature")
     refs = _parsed(linkedin.parse_linkedin_notification, parse_json(body), "LinkedIn lead notification")
@@ -133,20 +134,19 @@ def _linkedin(source: SourceConfig, body: bytes, config: Config) -> list[Incomin
     ]
 
 
-def _google(source: SourceConfig, body: bytes, config: Config) -> list[Incoming]:
+def _google(source: SourceConfig, body: bytes, schema: PlatformLeadSchema) -> list[Incoming]:
     payload = parse_json(body)
     ref = _parsed(google.parse_google_payload, payload, "Google Ads lead form")
     _verified(signatures.secrets_equal(ref.google_key, source.secret or ""), "google_key")
     kept = {k: v for k, v in payload.items() if k.lower() != "google_key"}  # a secret is never stored
-    lead, problem = load_lead(schema_for(source, config), payload, test=ref.is_test)
+    lead, problem = load_lead(schema, payload, test=ref.is_test)
     return [Incoming(ref.lead_id, kept, lead=lead, problem=problem, test=ref.is_test)]
 
 
-def _tiktok(source: SourceConfig, body: bytes, config: Config) -> list[Incoming]:
+def _tiktok(source: SourceConfig, body: bytes, schema: PlatformLeadSchema) -> list[Incoming]:
     header = request.headers.get("X-Open-Signature") or request.headers.get("X-Tt-Signature")
     _verified(signatures.verify_tiktok_signature(header, secret=source.secret or "", body=body), "X-Open-Signature")
     entries = _parsed(tiktok.tiktok_leads, parse_json(body), "TikTok lead")
-    schema = schema_for(source, config)
     items = []
     for entry in entries:
         lead, problem = load_lead(schema, entry, test=False)
@@ -154,23 +154,22 @@ def _tiktok(source: SourceConfig, body: bytes, config: Config) -> list[Incoming]
     return items
 
 
-def _typeform(source: SourceConfig, body: bytes, config: Config) -> list[Incoming]:
+def _typeform(source: SourceConfig, body: bytes, schema: PlatformLeadSchema) -> list[Incoming]:
     header = request.headers.get("Typeform-Signature")
     _verified(signatures.verify_base64_signature(header, secret=source.secret or "", body=body), "Typeform-Signature")
     payload = parse_json(body)
     if isinstance(payload, dict) and payload.get("event_type", "form_response") != "form_response":
         return []  # partial responses are not leads yet
     platform_id = _parsed(typeform.idempotency_key, payload, "Typeform")
-    lead, problem = load_lead(schema_for(source, config), payload, test=False)
+    lead, problem = load_lead(schema, payload, test=False)
     return [Incoming(platform_id, payload, lead=lead, problem=problem)]
 
 
-def _generic(source: SourceConfig, body: bytes, config: Config) -> list[Incoming]:
+def _generic(source: SourceConfig, body: bytes, schema: PlatformLeadSchema) -> list[Incoming]:
     scheme = SignatureScheme(source.signature_header, source.signature_encoding, source.signature_prefix)
     header = request.headers.get(source.signature_header)
     _verified(scheme.verify(header, secret=source.secret or "", body=body), source.signature_header)
     payload = parse_json(body)
-    schema = schema_for(source, config)
     assert isinstance(schema, GenericSourceSchema)
     platform_id = _parsed(schema.idempotency_key, payload, source.name)
     lead, problem = load_lead(schema, payload, test=False)
@@ -179,7 +178,7 @@ def _generic(source: SourceConfig, body: bytes, config: Config) -> list[Incoming
     ]
 
 
-HANDLERS: dict[str, Callable[[SourceConfig, bytes, Config], list[Incoming]]] = {
+HANDLERS: dict[str, Callable[[SourceConfig, bytes, PlatformLeadSchema], list[Incoming]]] = {
     "meta": _meta, "linkedin": _linkedin, "google": _google, "tiktok": _tiktok, "typeform": _typeform,
     "generic": _generic,
 }  # fmt: skip

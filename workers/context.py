@@ -12,8 +12,10 @@ from dataclasses import dataclass, field
 
 import httpx
 
-from service.config import Config
+from service.config import Config, SourceConfig
 from service.errors import ConfigError
+from service.sources.common import PlatformLeadSchema
+from service.sources.registry import schema_for
 from workers.quota import Budget
 from workers.reads import LeadReader
 from workers.retry import RetryPolicy
@@ -28,6 +30,7 @@ class DeliveryContext:
     retry_policy: RetryPolicy
     _clients: dict[str, RotorClient] = field(default_factory=dict)
     _reader: LeadReader | None = None
+    _schemas: dict[str, PlatformLeadSchema] = field(default_factory=dict)
 
     @classmethod
     def from_config(cls, config: Config) -> DeliveryContext:
@@ -56,6 +59,12 @@ class DeliveryContext:
         if self._reader is None:
             self._reader = LeadReader(self.config)
         return self._reader
+
+    def schema(self, source: SourceConfig) -> PlatformLeadSchema:
+        """The source's lead schema, built on first use: lead reads load every announced lead through it."""
+        if source.name not in self._schemas:
+            self._schemas[source.name] = schema_for(source, self.config)
+        return self._schemas[source.name]
 
     def budget(self, account: str) -> Budget:
         return Budget.for_account(self.config, account)

@@ -26,7 +26,7 @@ from service import keys, logs, metrics
 from service.errors import DeliveryError, RotorConnectFailed
 from service.identity import PersonIndex
 from service.jobs import enqueue_delivery
-from service.sources.registry import TEST_LEAD_CHECKS, load_lead, schema_for
+from service.sources.registry import TEST_LEAD_CHECKS, load_lead
 from service.submissions import DeliveryState, SubmissionStatus, SubmissionStore
 from workers import context
 from workers.circuit import AccountCircuit
@@ -135,7 +135,7 @@ class Delivery:
                 self.submission_id, SubmissionStatus.DISCARDED, note=f"{source.type} test lead, not delivered"
             )
             return "test lead, not delivered"
-        lead, problem = load_lead(schema_for(source, self.ctx.config), data, test=test)
+        lead, problem = load_lead(self.ctx.schema(source), data, test=test)
         if lead is None:
             return self._fail(state, problem or "unreadable lead")
         person = self.person_index.resolve(state.account, lead)
