@@ -78,10 +78,13 @@ class Stack:
         wait_until(lambda: httpx.get(f"{self.sandbox_url}/_sandbox/stats").status_code == 200)
         return self
 
-    def web(self, *gunicorn_options: str) -> None:
-        self.start(sys.executable, "-m", "gunicorn", "-c", "python:service.gunicorn_conf", *gunicorn_options,
-                   "service.app:create_app()")  # fmt: skip
-        wait_until(lambda: httpx.get(f"{self.web_url}/readyz").status_code == 200)
+    def web(self, app: str = "service.app:create_app()", *, port: int | None = None) -> str:
+        """gunicorn with leadgate's settings serving ``app``; its URL once it answers /readyz."""
+        url = f"http://127.0.0.1:{port}" if port else self.web_url
+        self.env["PORT"] = url.rsplit(":", 1)[1]
+        self.start(sys.executable, "-m", "gunicorn", "-c", "python:service.gunicorn_conf", app)
+        wait_until(lambda: httpx.get(f"{url}/readyz").status_code == 200)
+        return url
 
     def workers(self, count: int, *options: str) -> list[subprocess.Popen]:
         return [self.start(sys.executable, "-m", "service", "worker", *options) for _ in range(count)]

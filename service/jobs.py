@@ -11,8 +11,8 @@ from rq.job import Callback, Job
 from service.config import Config
 
 DELIVERY_JOB = "workers.deliver.deliver_submission"
-# RQ calls it for every failed run; it re-queues the ones whose worker died (AbandonedJobError).
-ON_FAILURE = "workers.recovery.requeue_abandoned"
+# RQ calls it for every failed run; it carries on the ones that ended without recording an outcome.
+ON_FAILURE = "workers.recovery.recover_failed_run"
 # Finished jobs need not stay in RQ: the submission record keeps the outcome.
 DELIVERY_RESULT_TTL = 3600
 

@@ -11,6 +11,11 @@ DELIVERY_QUEUE = "deliveries"
 BACKLOG_QUEUE = "backlog"
 # Sorted set: ids of failed submissions, scored by when they failed; what `leadgate failed list` reads.
 FAILED_INDEX = f"{PREFIX}:failed"
+# Sorted set: ids of submissions waiting for delivery, scored by when they last changed or were
+# last checked; the workers' sweep (workers.recovery) walks it to find any whose job is gone.
+WAITING_INDEX = f"{PREFIX}:waiting"
+# String with a TTL: held by the worker sweeping the waiting index this maintenance interval.
+SWEEP_LOCK = f"{PREFIX}:sweep-lock"
 
 
 def submission(submission_id: str) -> str:

@@ -6,7 +6,7 @@ from typing import Any
 
 from marshmallow import EXCLUDE, RAISE, Schema, ValidationError, fields, validate, validates_schema
 
-ERROR_CLASSES = ("unavailable", "rejected", "auth", "not_found", "quota", "read_refused", "invalid_lead")
+ERROR_CLASSES = ("unavailable", "rejected", "auth", "not_found", "quota", "read_refused", "invalid_lead", "crashed")
 
 
 class FailedQuerySchema(Schema):

@@ -35,6 +35,8 @@ class SubmissionStatus(StrEnum):
 
 # Records in these states expire after the retention period; waiting ones are kept until settled.
 FINAL = (SubmissionStatus.DELIVERED, SubmissionStatus.DUPLICATE, SubmissionStatus.DISCARDED, SubmissionStatus.FAILED)
+# A job of RQ's is meant to carry each of these on (keys.WAITING_INDEX).
+WAITING = (SubmissionStatus.RECEIVED, SubmissionStatus.QUEUED, SubmissionStatus.DEFERRED)
 
 
 def new_submission_id() -> str:
@@ -199,11 +201,12 @@ class SubmissionStore:
         )  # fmt: skip
 
     def _index(self, connection: Redis | Pipeline, submission_id: str, status: SubmissionStatus) -> None:
-        """Keep the failed index and the retention TTLs in step with ``status``."""
-        if status is SubmissionStatus.FAILED:
-            connection.zadd(keys.FAILED_INDEX, {submission_id: time.time()})
-        else:
-            connection.zrem(keys.FAILED_INDEX, submission_id)
+        """Keep the failed and waiting indexes and the retention TTLs in step with ``status``."""
+        for index, statuses in ((keys.FAILED_INDEX, (SubmissionStatus.FAILED,)), (keys.WAITING_INDEX, WAITING)):
+            if status in statuses:
+                connection.zadd(index, {submission_id: time.time()})
+            else:
+                connection.zrem(index, submission_id)
         for key in (keys.submission(submission_id), keys.submission_events(submission_id)):
             if status in FINAL:
                 connection.expire(key, self.retention_seconds)

@@ -5,10 +5,16 @@ from __future__ import annotations
 import signal
 import time
 
+import pytest
+from rq.job import Job, JobStatus
+
+from service import keys
 from service.app import create_app
 from service.config import Config
+from service.reprocess import Reprocessor
 from service.submissions import SubmissionStatus, SubmissionStore
 from tests.conftest import wait_for
+from workers import context, recovery
 from workers.worker import HEARTBEAT_GRACE_SECONDS
 
 JOB_TIMEOUT = 5
@@ -48,3 +54,71 @@ def test_sigterm_lets_a_worker_finish_its_current_delivery(client, processes, qu
     assert worker.wait(timeout=30) == 0
     assert SubmissionStore(redis_conn).get(submission_id).status is SubmissionStatus.DELIVERED
     assert queue.started_job_registry.count == 0
+
+
+def short_job_client(config: Config):
+    """Intake whose delivery jobs RQ interrupts after a second (the timeout is set on the job)."""
+    return create_app(Config(**{**config.__dict__, "job_timeout_seconds": 1})).test_client()
+
+
+def test_a_run_cut_off_by_the_job_timeout_is_run_again_and_delivered_once(config, deliver, redis_conn, sandbox) -> None:
+    # Rotor applies the upsert and then stalls past RQ's job timeout: the run is interrupted
+    # without recording anything, so the failure callback must carry the submission on.
+    sandbox.faults(timeout_after_apply_next=1, hang_ms=4000)
+    response = short_job_client(config).post("/v1/forms/contact", json={"name": "Ann", "phone": "2015550123"})
+    submission_id = response.json["submission_id"]
+    deliver(job_timeout_seconds=1, rotor_timeout_seconds=10)
+    done = SubmissionStore(redis_conn).get(submission_id)
+    assert done.status is SubmissionStatus.DELIVERED
+    assert done.failures == 1
+    assert any("interrupted: JobTimeoutException" in e.get("note", "") for e in done.events)
+    assert len(sandbox.leads()) == 1  # the interrupted upsert had landed; the second one updated it
+
+
+def test_runs_that_keep_getting_interrupted_end_failed_and_can_be_retried(config, deliver, redis_conn, sandbox) -> None:
+    sandbox.faults(latency_ms=3000)  # every call outlasts the job timeout
+    response = short_job_client(config).post("/v1/forms/contact", json={"name": "Ann", "phone": "2015550123"})
+    submission_id = response.json["submission_id"]
+    deliver(job_timeout_seconds=1, rotor_timeout_seconds=10)
+    failed = SubmissionStore(redis_conn).get(submission_id)
+    assert (failed.status, failed.error_class, failed.failures) == (SubmissionStatus.FAILED, "crashed", 3)
+    assert [item.id for item in Reprocessor(redis_conn, config).failed()] == [submission_id]
+
+    sandbox.faults()
+    Reprocessor(redis_conn, config).retry([submission_id])
+    deliver()
+    assert SubmissionStore(redis_conn).get(submission_id).status is SubmissionStatus.DELIVERED
+
+
+@pytest.fixture
+def worker_context(config):
+    context.install(context.DeliveryContext.from_config(config))
+    yield
+    context.install(None)
+
+
+def test_the_sweep_queues_again_a_waiting_submission_whose_job_is_gone_ended_or_off_its_queue(
+    client, deliver, queue, redis_conn, sandbox, worker_context
+) -> None:
+    people = (("Ann", "2015550123"), ("Bob", "2015550124"), ("Cy", "2015550125"), ("Di", "2015550126"))
+    gone, ended, popped, live = (
+        client.post("/v1/forms/contact", json={"name": name, "phone": phone}).json["submission_id"]
+        for name, phone in people
+    )
+    redis_conn.delete(Job.key_for(gone))  # deleted by hand, evicted
+    Job.fetch(ended, connection=redis_conn).set_status(JobStatus.FAILED)  # failed by RQ with no callback
+    for submission_id in (gone, ended, popped):  # popped: BLPOPed by a worker killed before starting it
+        queue.remove(submission_id)
+
+    assert recovery.sweep_stranded(redis_conn) == []  # nothing is looked at before it has waited a while
+    later = time.time() + recovery.STRANDED_AFTER_SECONDS + 1
+    assert sorted(recovery.sweep_stranded(redis_conn, now=later)) == sorted([gone, ended, popped])
+    assert recovery.sweep_stranded(redis_conn, now=later) == []  # the live job moved to the back
+
+    deliver()
+    for submission_id in (gone, ended, popped, live):
+        record = SubmissionStore(redis_conn).get(submission_id)
+        assert record.status is SubmissionStatus.DELIVERED
+        assert submission_id == live or "found waiting, but its job" in record.events[1]["note"]
+    assert len(sandbox.leads()) == 4
+    assert redis_conn.zcard(keys.WAITING_INDEX) == 0

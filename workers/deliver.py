@@ -261,15 +261,19 @@ class Delivery:
             note = f"retrying in {decision.delay}s: {error.message}"
             self.store.set_status(self.submission_id, SubmissionStatus.QUEUED, note=note, error=error.message)
             return Retry(max=RQ_RETRY_CAP, interval=decision.delay)
+        self.record_failure(state, error.message, error.error_class)
+        raise error
+
+    def record_failure(self, state: DeliveryState, reason: str, error_class: str) -> None:
+        """``failed`` for good: out of the person's waiting submissions, into the failed index for ops."""
         with self.connection.pipeline() as pipe:
             self.store.set_status(
-                self.submission_id, SubmissionStatus.FAILED, note=error.message, error=error.message,
-                error_class=error.error_class, pipeline=pipe,
+                self.submission_id, SubmissionStatus.FAILED, note=reason, error=reason, error_class=error_class,
+                pipeline=pipe,
             )  # fmt: skip
             self.people.settle(state.person, [self.submission_id], pipeline=pipe)
             pipe.srem(keys.account_deferred(state.account), self.submission_id)
             pipe.execute()
-        raise error
 
     def _defer(self, state: DeliveryState, until: datetime, reason: str) -> str:
         """Schedule a new run on the backlog queue at ``until``; fresh leads are served first."""

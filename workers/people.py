@@ -31,7 +31,7 @@ if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) 
 return 0
 """
 # Others' submissions join a delivery only while waiting; a failed one waits for an operator.
-WAITING = (SubmissionStatus.QUEUED, SubmissionStatus.DEFERRED)
+JOINABLE = (SubmissionStatus.QUEUED, SubmissionStatus.DEFERRED)
 
 
 @dataclass
@@ -91,7 +91,7 @@ class People:
         others = [sid for sid in dict.fromkeys(ids) if sid != own_id]
         members = [Member(own_id, own)]
         for submission_id, state in zip(others, self.store.delivery_states(others), strict=True):
-            if state is not None and state.status in WAITING and state.lead is not None:
+            if state is not None and state.status in JOINABLE and state.lead is not None:
                 members.append(Member(submission_id, state))
         return members
 

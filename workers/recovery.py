@@ -1,42 +1,139 @@
-"""A worker that died mid-delivery (SIGKILL, OOM, a lost node) must not lose its submission.
+"""A waiting submission always has a live job: what carries it on when a delivery run ends badly.
 
-RQ notices such a job when its heartbeat expires and a worker's maintenance cleans the started
-registry (see ``workers.worker`` for the intervals that make that take under a minute); it then
-calls the job's failure callback with ``AbandonedJobError`` and moves the job to the failed
-registry. This callback puts a fresh delivery job for the submission on the same queue. Running
-it again is safe: the job finds a delivered submission settled and spends nothing, and a Rotor
-upsert that did land before the crash is matched by phone or email, not duplicated.
+RQ calls ``recover_failed_run`` for every delivery job that raised. Most such runs have already
+recorded why (a Rotor rejection marks the submission ``failed`` first). Two kinds have not, and
+would leave the submission waiting with no job to move it on:
+
+* a worker that died mid-delivery (SIGKILL, OOM, a lost node). RQ notices when the job's heartbeat
+  expires and a worker's maintenance cleans the started registry (``workers.worker`` keeps that
+  under a minute), then calls this with ``AbandonedJobError``: the submission is queued again now.
+* a run interrupted by something other than Rotor's answer: RQ's job timeout, Redis restarting
+  mid-run, a bug. That counts as one transient failure: queued again after the retry policy's
+  backoff, and ``failed`` (error class ``crashed``, replayable) once the attempts are used up.
+
+``sweep_stranded`` is the backstop for what no callback sees: a job popped off its queue by a
+worker killed before it could start it (RQ's multi-queue dequeue is a plain BLPOP), a job RQ
+failed without calling back, a job deleted by hand. The workers' maintenance walks the waiting
+index and queues again any submission whose job has ended, vanished or fallen off its queue.
+
+Running a delivery again is safe: a settled submission spends nothing, and an upsert that landed
+before the crash is matched by phone or email, not duplicated.
 """
 
 from __future__ import annotations
 
 import secrets
+import time
+from datetime import UTC, datetime, timedelta
 from types import TracebackType
 
+import redis
 from redis import Redis
 from rq import Queue
 from rq.exceptions import AbandonedJobError
 from rq.job import Job
 
 from service import keys
-from service.config import Config
 from service.jobs import enqueue_delivery
-from service.submissions import SubmissionStore
+from service.submissions import WAITING, SubmissionStore
+from workers import context
+from workers.deliver import Delivery
+
+# A waiting submission is looked at once it has not changed (or been looked at) for this long:
+# longer than a job can run, so a job that is merely slow is never taken for a stranded one.
+STRANDED_AFTER_SECONDS = 60
+SWEEP_BATCH = 500
+ENDED_JOB = {b"finished", b"failed", b"stopped", b"canceled"}
 
 
-def requeue_abandoned(
+def recover_failed_run(
     job: Job, connection: Redis, exc_type: type[BaseException], exc_value: BaseException, tb: TracebackType | None
 ) -> None:
-    if not (isinstance(exc_type, type) and issubclass(exc_type, AbandonedJobError)):
-        return  # an ordinary failure: the job recorded it itself
     submission_id = job.args[0]
-    # The same timeout and retention as the dead job; the callback may run in any worker process.
-    config = Config(job_timeout_seconds=job.timeout or Config.job_timeout_seconds,
-                    retention_seconds=job.failure_ttl or Config.retention_seconds)  # fmt: skip
+    if current_job(connection, submission_id) != job.id:
+        return  # purged, settled, recorded its outcome (failed, deferred), or a newer job has it
+    if isinstance(exc_type, type) and issubclass(exc_type, AbandonedJobError):
+        requeue(connection, submission_id, job.id, job.origin, f"worker died while running {job.id}")
+        return
+    reason = f"delivery run interrupted: {exc_type.__name__}: {exc_value}".rstrip(": ")
+    delivery = Delivery(connection, context.current(), submission_id)
+    failures = connection.hincrby(keys.submission(submission_id), "failures", 1)
+    policy = delivery.ctx.retry_policy
+    if failures >= policy.max_attempts:
+        state = delivery.store.delivery_state(submission_id)
+        assert state is not None, "read above"
+        delivery.record_failure(state, reason, "crashed")
+        return
+    delay = policy.backoff(failures)
+    requeue(connection, submission_id, job.id, job.origin, f"{reason}; retrying in {delay}s", delay=delay)
+
+
+def current_job(connection: Redis, submission_id: str) -> str | None:
+    """The id of the job meant to carry the submission on; None unless it is waiting."""
+    status, job_id = connection.hmget(keys.submission(submission_id), ["status", "job_id"])
+    if status is None or status.decode() not in WAITING:
+        return None
+    return job_id.decode() if job_id else submission_id
+
+
+def requeue(
+    connection: Redis, submission_id: str, dead_job_id: str, queue_name: str, reason: str, *, delay: int = 0
+) -> bool:
+    """Carry the submission on in a new job, unless it moved on meanwhile (no longer ``dead_job_id``'s)."""
     job_id = f"{submission_id}-{secrets.token_hex(3)}"
+    at = datetime.now(UTC) + timedelta(seconds=delay) if delay else None
     with connection.pipeline() as pipe:
-        pipe.multi()
-        enqueue_delivery(Queue(job.origin, connection=connection), submission_id, config, job_id=job_id, pipeline=pipe)
-        pipe.hset(keys.submission(submission_id), "job_id", job_id)
-        SubmissionStore.note(pipe, submission_id, f"worker died while running {job.id}; queued again as {job_id}")
-        pipe.execute()
+        try:
+            pipe.watch(keys.submission(submission_id))
+            if current_job(pipe, submission_id) != dead_job_id:
+                return False
+            pipe.multi()
+            queue = Queue(queue_name, connection=connection)
+            enqueue_delivery(queue, submission_id, context.current().config, job_id=job_id, at=at, pipeline=pipe)
+            pipe.hset(keys.submission(submission_id), "job_id", job_id)
+            pipe.zadd(keys.WAITING_INDEX, {submission_id: time.time()}, xx=True)
+            SubmissionStore.note(pipe, submission_id, f"{reason}; queued again as {job_id}")
+            pipe.execute()
+        except redis.WatchError:
+            return False
+    return True
+
+
+def sweep_stranded(connection: Redis, *, now: float | None = None) -> list[str]:
+    """Queue again the waiting submissions whose job has ended or is gone; return their ids.
+
+    Looks at the ``SWEEP_BATCH`` longest-unchanged ones; those with a live job move to the back of
+    the index, so successive sweeps go round a backlog of any size.
+    """
+    now = time.time() if now is None else now
+    stale = connection.zrangebyscore(keys.WAITING_INDEX, "-inf", now - STRANDED_AFTER_SECONDS, start=0, num=SWEEP_BATCH)
+    ids = [raw.decode() for raw in stale]
+    if not ids:
+        return []
+    with connection.pipeline(transaction=False) as pipe:
+        for submission_id in ids:
+            pipe.hget(keys.submission(submission_id), "job_id")
+        job_ids = [raw.decode() if raw else sid for raw, sid in zip(pipe.execute(), ids, strict=True)]
+        for job_id in job_ids:
+            pipe.hmget(Job.key_for(job_id), ["status", "origin"])
+        jobs = pipe.execute()
+    # A queued job no worker will ever see: popped by a worker killed before it could start it.
+    origins = {origin.decode() for status, origin in jobs if status == b"queued"}
+    in_queues = {name: set(Queue(name, connection=connection).get_job_ids()) for name in origins}
+    live, requeued = {}, []
+    for submission_id, job_id, (status, origin) in zip(ids, job_ids, jobs, strict=True):
+        if status is None:
+            what = "is gone"
+        elif status in ENDED_JOB:
+            what = f"has {status.decode()}"
+        elif status == b"queued" and job_id not in in_queues[origin.decode()]:
+            what = "is queued but on no queue"
+        else:
+            live[submission_id] = now
+            continue
+        queue_name = origin.decode() if origin else keys.DELIVERY_QUEUE
+        if requeue(connection, submission_id, job_id, queue_name, f"found waiting, but its job {job_id} {what}"):
+            requeued.append(submission_id)
+    if live:
+        connection.zadd(keys.WAITING_INDEX, live, xx=True)
+    return requeued

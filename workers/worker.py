@@ -17,7 +17,7 @@ from rq.job import Job
 from service import keys
 from service.config import Config
 from service.connection import connect
-from workers import context
+from workers import context, recovery
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +37,13 @@ class DeliveryWorker(SimpleWorker):
 
     def get_heartbeat_ttl(self, job: Job, working_time: float = 0.0) -> int:
         return int(job.timeout or 0) + HEARTBEAT_GRACE_SECONDS
+
+    def run_maintenance_tasks(self) -> None:
+        super().run_maintenance_tasks()
+        # One worker per interval sweeps (workers.recovery); the others find the key taken.
+        if self.connection.set(keys.SWEEP_LOCK, self.name, nx=True, ex=MAINTENANCE_SECONDS - 1):
+            for submission_id in recovery.sweep_stranded(self.connection):
+                log.warning("submission %s had no live job; queued again", submission_id)
 
 
 def run_worker(config: Config, *, burst: bool = False, name: str | None = None) -> bool:

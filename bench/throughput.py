@@ -1,0 +1,165 @@
+"""Intake and delivery measured against this machine's own ceilings, side by side in one run.
+
+    .venv/bin/python -m bench.throughput [--seconds 10] [--rounds 3] [--deliveries 4000] [--workers 2]
+
+Starts its own redis-server (no persistence, as perf-notes.md measured), the Rotor sandbox, two
+gunicorn servers with leadgate's settings (leadgate, and ``bench.baseline``: JSON + one RPUSH) and
+the delivery workers, then prints one table (docs/benchmarks.md keeps the last one):
+
+* intake: wrk against ``/v1/forms/contact`` and the baseline, alternating rounds; medians.
+* delivery: a preloaded backlog drained by ``--workers`` worker processes, against the same
+  number of processes POSTing the same Rotor bodies to the same sandbox in a plain loop.
+* memory: Redis bytes per pending submission over a 10,000-submission backlog.
+* end to end: intake to Rotor's 201 at a moderate steady rate, with the workers running.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import multiprocessing
+import platform
+import statistics
+import time
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
+
+import httpx
+
+from bench.harness import Stack, free_port, wait_until
+from bench.load import WrkResult, lead, run_wrk
+from sandbox import SANDBOX_API_KEY
+
+ROTOR_HEADERS = {"x-api-key": SANDBOX_API_KEY, "rotor-api-version": "1.1.0"}
+UNLIMITED = {"ROTOR_DAILY_LIMIT": "10000000"}  # quota is not what this measures
+
+
+def intake(stack: Stack, *, seconds: int, rounds: int) -> list[tuple[str, str]]:
+    baseline_url = stack.web("bench.baseline:create_app()", port=free_port())
+    leadgate_url = stack.web()
+    runs: dict[str, list[WrkResult]] = {"baseline": [], "leadgate": []}
+    for url in (baseline_url, leadgate_url):
+        run_wrk(f"{url}/v1/forms/contact", seconds=2)  # warm-up: imports, connection pools
+    for _ in range(rounds):
+        for name, url in (("baseline", baseline_url), ("leadgate", leadgate_url)):
+            runs[name].append(run_wrk(f"{url}/v1/forms/contact", seconds=seconds))
+    rows = []
+    for name, results in runs.items():
+        rps = statistics.median(r.requests_per_second for r in results)
+        p50 = statistics.median(r.p50_ms for r in results)
+        p99 = statistics.median(r.p99_ms for r in results)
+        errors = sum(r.errors for r in results)
+        rows.append((f"intake: {name}", f"{rps:,.0f} req/s, p50 {p50:.1f} ms, p99 {p99:.1f} ms, {errors} errors"))
+    ratio = statistics.median(r.requests_per_second for r in runs["leadgate"]) / statistics.median(
+        r.requests_per_second for r in runs["baseline"]
+    )
+    rows.append(("intake: leadgate / baseline (target >= 0.75)", f"{ratio:.2f}"))
+    return rows
+
+
+def preload(url: str, count: int, *, first: int = 0) -> None:
+    """``count`` different people through the real form endpoint, 8 at a time."""
+    with httpx.Client(base_url=url) as http, ThreadPoolExecutor(8) as pool:
+        people = range(first, first + count)
+        bad = [status for status in pool.map(lambda n: http.post("/v1/forms/contact", json=lead(n)).status_code, people)
+               if status != 202]  # fmt: skip
+    if bad:
+        raise SystemExit(f"bench: intake refused {len(bad)} of {count} preload posts: {bad[:5]}")
+
+
+def delivered_times(stack: Stack) -> tuple[list[float], list[dict]]:
+    """When each submission was settled (after Rotor's answer), and the Rotor bodies sent."""
+    times, bodies = [], []
+    for key in stack.redis.scan_iter("leadgate:submission:*", count=1000):
+        if key.count(b":") == 2:
+            status, updated, received, body = stack.redis.hmget(key, ["status", "updated_at", "received_at", "lead"])
+            if status == b"delivered":
+                times.append((datetime.fromisoformat(received.decode()), datetime.fromisoformat(updated.decode())))
+                bodies.append(json.loads(body))
+    return times, bodies
+
+
+def delivery(stack: Stack, *, count: int, workers: int) -> list[tuple[str, str]]:
+    stack.redis.flushdb()
+    httpx.post(f"{stack.sandbox_url}/_sandbox/reset", json={"daily_limit": 10_000_000}).raise_for_status()
+    preload(stack.web_url, count, first=5_000_000)
+    started = stack.workers(workers)
+    wait_until(lambda: stack.sandbox_stats()["leads"] >= count, timeout=600)
+    for process in started:
+        process.terminate()
+    times, bodies = delivered_times(stack)
+    settled = sorted(done for _, done in times)
+    rate = (len(settled) - 1) / (settled[-1] - settled[0]).total_seconds()
+
+    httpx.post(f"{stack.sandbox_url}/_sandbox/reset", json={"daily_limit": 10_000_000}).raise_for_status()
+    shares = [bodies[i::workers] for i in range(workers)]
+    with multiprocessing.Pool(workers) as pool:
+        spans = pool.starmap(post_loop, [(f"{stack.sandbox_url}/leads", share) for share in shares])
+    loop_rate = len(bodies) / (max(end for _, end in spans) - min(start for start, _ in spans))
+    return [
+        (f"delivery: {workers} worker processes", f"{rate:,.0f} leads/s ({len(settled)} leads, one POST each)"),
+        (f"delivery: plain POST loop, {workers} processes", f"{loop_rate:,.0f} POSTs/s"),
+        ("delivery: workers / loop (target >= 0.5)", f"{rate / loop_rate:.2f}"),
+    ]
+
+
+def post_loop(url: str, bodies: list[dict]) -> tuple[float, float]:
+    """One process POSTing ``bodies`` one after another on one keep-alive connection."""
+    with httpx.Client(headers=ROTOR_HEADERS) as http:
+        started = time.time()
+        for body in bodies:
+            http.post(url, json=body).raise_for_status()
+        return started, time.time()
+
+
+def memory(stack: Stack, *, count: int = 10_000) -> list[tuple[str, str]]:
+    stack.redis.flushdb()
+    before = stack.redis.info("memory")["used_memory"]
+    preload(stack.web_url, count, first=6_000_000)
+    after = stack.redis.info("memory")["used_memory"]
+    usage = sum(stack.redis.memory_usage(key, samples=0) or 0 for key in stack.redis.scan_iter(count=1000))
+    return [
+        (f"memory: MEMORY USAGE of all keys / {count:,} pending (target <= 3 KB)", f"{usage / count:,.0f} B"),
+        ("memory: used_memory growth / pending submission", f"{(after - before) / count:,.0f} B"),
+    ]
+
+
+def end_to_end(stack: Stack, *, rate: int = 50, seconds: int = 20, workers: int = 2) -> list[tuple[str, str]]:
+    stack.redis.flushdb()
+    httpx.post(f"{stack.sandbox_url}/_sandbox/reset", json={"daily_limit": 10_000_000}).raise_for_status()
+    started = stack.workers(workers)
+    time.sleep(2)  # the workers are up and listening
+    total = rate * seconds
+    with httpx.Client(base_url=stack.web_url) as http:
+        begin = time.monotonic()
+        for n in range(total):
+            time.sleep(max(0.0, begin + n / rate - time.monotonic()))
+            http.post("/v1/forms/contact", json=lead(7_000_000 + n)).raise_for_status()
+    wait_until(lambda: stack.sandbox_stats()["leads"] >= total, timeout=120)
+    for process in started:
+        process.terminate()
+    latencies = sorted((done - received).total_seconds() * 1000 for received, done in delivered_times(stack)[0])
+    p50, p99 = latencies[len(latencies) // 2], latencies[int(len(latencies) * 0.99)]
+    return [(f"end to end at {rate} leads/s: intake to Rotor's 201", f"p50 {p50:.0f} ms, p99 {p99:.0f} ms")]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--seconds", type=int, default=10, help="each wrk run")
+    parser.add_argument("--rounds", type=int, default=3, help="wrk runs per endpoint, alternating")
+    parser.add_argument("--deliveries", type=int, default=4000)
+    parser.add_argument("--workers", type=int, default=2)
+    args = parser.parse_args()
+    rows = [("machine", f"{platform.node()}, {multiprocessing.cpu_count()} cores, Python {platform.python_version()}"),
+            ("date", datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"))]  # fmt: skip
+    with Stack(sandbox_limit=10_000_000, env=UNLIMITED) as stack:
+        rows += intake(stack, seconds=args.seconds, rounds=args.rounds)
+        rows += delivery(stack, count=args.deliveries, workers=args.workers)
+        rows += memory(stack)
+        rows += end_to_end(stack, workers=args.workers)
+    width = max(len(name) for name, _ in rows)
+    print("\n".join(f"{name:<{width}}  {value}" for name, value in rows))
+
+
+if __name__ == "__main__":
+    main()
