@@ -70,8 +70,9 @@ class Stack:
 
     def __enter__(self) -> Stack:
         port = self.redis_url.rsplit(":", 1)[1].split("/")[0]
+        # As deploy/ runs it, but without persistence (as perf-notes.md measured the ceilings).
         self.start(find_redis_server() or "redis-server", "--port", port, "--save", "", "--appendonly", "no",
-                   "--dir", self.workdir.name)  # fmt: skip
+                   "--dir", self.workdir.name, "--hash-max-ziplist-value", "1024")  # fmt: skip
         wait_until(self.redis.ping)
         self.start(sys.executable, "-m", "service", "sandbox", "--port", self.sandbox_url.rsplit(":", 1)[1],
                    "--daily-limit", str(self.sandbox_limit))  # fmt: skip

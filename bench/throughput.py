@@ -29,6 +29,7 @@ import httpx
 from bench.harness import Stack, free_port, wait_until
 from bench.load import WrkResult, lead, run_wrk
 from sandbox import SANDBOX_API_KEY
+from service import keys
 
 ROTOR_HEADERS = {"x-api-key": SANDBOX_API_KEY, "rotor-api-version": "1.1.0"}
 UNLIMITED = {"ROTOR_DAILY_LIMIT": "10000000"}  # quota is not what this measures
@@ -70,7 +71,7 @@ def preload(url: str, count: int, *, first: int = 0) -> None:
 def delivered_times(stack: Stack) -> tuple[list[float], list[dict]]:
     """When each submission was settled (after Rotor's answer), and the Rotor bodies sent."""
     times, bodies = [], []
-    for key in stack.redis.scan_iter("leadgate:submission:*", count=1000):
+    for key in stack.redis.scan_iter(keys.submission("*"), count=1000):
         if key.count(b":") == 2:
             status, updated, received, body = stack.redis.hmget(key, ["status", "updated_at", "received_at", "lead"])
             if status == b"delivered":
@@ -80,6 +81,7 @@ def delivered_times(stack: Stack) -> tuple[list[float], list[dict]]:
 
 
 def delivery(stack: Stack, *, count: int, workers: int) -> list[tuple[str, str]]:
+    time.sleep(1)  # requests wrk left in flight finish before the slate is wiped
     stack.redis.flushdb()
     httpx.post(f"{stack.sandbox_url}/_sandbox/reset", json={"daily_limit": 10_000_000}).raise_for_status()
     preload(stack.web_url, count, first=5_000_000)
@@ -96,11 +98,43 @@ def delivery(stack: Stack, *, count: int, workers: int) -> list[tuple[str, str]]
     with multiprocessing.Pool(workers) as pool:
         spans = pool.starmap(post_loop, [(f"{stack.sandbox_url}/leads", share) for share in shares])
     loop_rate = len(bodies) / (max(end for _, end in spans) - min(start for start, _ in spans))
+    bare_rate, one_loop_rate = delivery_without_rq(stack, count=count // 4)
     return [
         (f"delivery: {workers} worker processes", f"{rate:,.0f} leads/s ({len(settled)} leads, one POST each)"),
         (f"delivery: plain POST loop, {workers} processes", f"{loop_rate:,.0f} POSTs/s"),
         ("delivery: workers / loop (target >= 0.5)", f"{rate / loop_rate:.2f}"),
+        ("delivery: the job's own work without RQ, 1 process", f"{bare_rate:,.0f} leads/s"),
+        ("delivery: plain POST loop, 1 process", f"{one_loop_rate:,.0f} POSTs/s"),
+        ("delivery: without RQ / loop (what batching jobs could reach)", f"{bare_rate / one_loop_rate:.2f}"),
     ]
+
+
+def delivery_without_rq(stack: Stack, *, count: int) -> tuple[float, float]:
+    """``workers.deliver.Delivery`` run in this process, one submission after another, and the same
+    bodies in a plain loop: the ceiling of delivering several submissions per RQ job."""
+    from service.config import Config
+    from workers import context
+    from workers.deliver import Delivery
+
+    stack.redis.flushdb()
+    preload(stack.web_url, count, first=8_000_000)
+    ids = [key.decode().rsplit(":", 1)[1] for key in stack.redis.scan_iter(keys.submission("*"))
+           if key.count(b":") == 2]  # fmt: skip
+    env = {name: value for name, value in stack.env.items() if name.startswith(("REDIS_", "ROTOR_", "LEADGATE_"))}
+    delivery_context = context.DeliveryContext.from_config(Config.from_env(env))
+    context.install(delivery_context)
+    try:
+        started = time.perf_counter()
+        for submission_id in ids:
+            Delivery(stack.redis, delivery_context, submission_id).run()
+        bare_rate = len(ids) / (time.perf_counter() - started)
+    finally:
+        context.install(None)
+        delivery_context.close()
+    bodies = [json.loads(stack.redis.hget(keys.submission(submission_id), "lead")) for submission_id in ids]
+    httpx.post(f"{stack.sandbox_url}/_sandbox/reset", json={"daily_limit": 10_000_000}).raise_for_status()
+    start, end = post_loop(f"{stack.sandbox_url}/leads", bodies)
+    return bare_rate, len(bodies) / (end - start)
 
 
 def post_loop(url: str, bodies: list[dict]) -> tuple[float, float]:

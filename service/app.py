@@ -7,7 +7,7 @@ import time
 import redis
 from flask import Flask, Response, current_app, g, request
 
-from service import forms, health, metrics, openapi, ops, webhooks
+from service import forms, health, openapi, ops, webhooks
 from service.config import Config
 from service.connection import connect
 from service.intake import Intake
@@ -49,10 +49,9 @@ def _start_clock() -> None:
 def _time_intake(response: Response) -> Response:
     """Intake latency into the shared histogram; a failure to record it never fails the request."""
     if request.method == "POST" and request.blueprint in ("forms", "webhooks") and "started" in g:
+        intake = current_app.extensions["leadgate"]
         try:
-            with current_app.extensions["leadgate"].connection.pipeline(transaction=False) as pipe:
-                metrics.observe(pipe, "leadgate_intake_seconds", time.perf_counter() - g.started)
-                pipe.execute()
+            intake.latency.add(intake.connection, time.perf_counter() - g.started)
         except redis.RedisError:
             pass
     return response

@@ -2,8 +2,9 @@
 
 This is the line no lead crosses without being stored: every source (website forms, ad-platform
 webhooks) ends here before anything answers 2xx. The record and the RQ job are written in one
-MULTI/EXEC transaction, a single round trip, so there is never a job without its record or a
-stored submission that no worker will pick up.
+MULTI/EXEC transaction, so there is never a job without its record or a stored submission that no
+worker will pick up. Before it, one script claims the idempotency key and resolves the person
+(``PersonIndex.claim``): two round trips in all.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ log = logging.getLogger(__name__)
 
 # Platforms redeliver for up to 72 h (TikTok; Meta 36 h); a week covers them all.
 PLATFORM_ID_TTL_SECONDS = 7 * 24 * 3600
+INTAKE_SECONDS = "leadgate_intake_seconds"
 
 
 @dataclass
@@ -41,6 +43,7 @@ class Intake:
     captcha: CaptchaChecker = field(default_factory=CaptchaChecker)
     form_schemas: dict[str, Any] = field(default_factory=dict)
     source_schemas: dict[str, Any] = field(default_factory=dict)
+    latency: metrics.ObservationBuffer = field(default_factory=lambda: metrics.ObservationBuffer(INTAKE_SECONDS))
 
     @classmethod
     def from_config(cls, config: Config, connection: redis.Redis) -> Intake:
@@ -109,47 +112,35 @@ class Intake:
     ) -> str:
         submission_id = new_submission_id()
         record = {"source": source, "raw": raw, "lead": lead, "account": account}
+        queued = status in (SubmissionStatus.QUEUED, SubmissionStatus.RECEIVED)
         try:
+            first = person = None
+            if idempotency is not None:  # then the record and its job in one MULTI/EXEC: two round trips
+                first, person = self.people.claim(idempotency, submission_id, account, lead if queued else None)
             with self.connection.pipeline(transaction=True) as pipe:
-                while True:
-                    try:
-                        first = None
-                        if idempotency is not None:
-                            # WATCH makes "is it new?" and "store it" one atomic step: a concurrent
-                            # redelivery either sees our key or makes our EXEC fail and loops.
-                            pipe.watch(idempotency[0])
-                            first = pipe.get(idempotency[0])
-                        if first is not None:
-                            pipe.multi()
-                            self.submissions.create(
-                                submission_id, **record, status=SubmissionStatus.DUPLICATE,
-                                duplicate_of=first.decode(), note=f"redelivery of {first.decode()}", pipeline=pipe,
-                            )  # fmt: skip
-                            metrics.count(pipe, "leadgate_submissions_total", source=source, status="duplicate")
-                            pipe.execute()
-                            return submission_id
-                        queued = status in (SubmissionStatus.QUEUED, SubmissionStatus.RECEIVED)
-                        person = self.people.resolve(account, lead) if queued and lead else None
-                        pipe.multi()
-                        if idempotency is not None:
-                            pipe.set(idempotency[0], submission_id, ex=idempotency[1])
-                        failed = status is SubmissionStatus.FAILED
-                        self.submissions.create(
-                            submission_id, **record, status=status, person=person, note=note, read_ref=read_ref,
-                            error=note if failed else None, error_class="invalid_lead" if failed else None,
-                            pipeline=pipe,
-                        )  # fmt: skip
-                        metrics.count(pipe, "leadgate_submissions_total", source=source, status=status.value)
-                        if queued:
-                            if person is not None:
-                                pipe.rpush(keys.person_pending(person), submission_id)
-                            enqueue_delivery(self.queue, submission_id, self.config, pipeline=pipe)
-                        pipe.execute()
-                        with logs.bound(submission_id=submission_id, source=source):
-                            log.info("stored as %s", status.value)
-                        return submission_id
-                    except redis.WatchError:
-                        continue
+                pipe.multi()  # explicitly: RQ's enqueue with a pipeline calls multi() unless it was
+                if first is not None:
+                    self.submissions.create(
+                        submission_id, **record, status=SubmissionStatus.DUPLICATE, duplicate_of=first,
+                        note=f"redelivery of {first}", pipeline=pipe,
+                    )  # fmt: skip
+                    metrics.count(pipe, "leadgate_submissions_total", source=source, status="duplicate")
+                    pipe.execute()
+                    return submission_id
+                failed = status is SubmissionStatus.FAILED
+                self.submissions.create(
+                    submission_id, **record, status=status, person=person, note=note, read_ref=read_ref,
+                    error=note if failed else None, error_class="invalid_lead" if failed else None, pipeline=pipe,
+                )  # fmt: skip
+                metrics.count(pipe, "leadgate_submissions_total", source=source, status=status.value)
+                if queued:
+                    if person is not None:
+                        pipe.rpush(keys.person_pending(person), submission_id)
+                    enqueue_delivery(self.queue, submission_id, self.config, pipeline=pipe)
+                pipe.execute()
+            with logs.bound(submission_id=submission_id, source=source):
+                log.info("stored as %s", status.value)
+            return submission_id
         except redis.RedisError as exc:
             log.error("intake: cannot store a %s submission: %s", source, exc)
             raise StoreUnavailable("Cannot store the submission right now; please try again shortly.") from exc

@@ -27,7 +27,9 @@ def init_limits(app: Flask, config: Config) -> Limiter:
         storage_options={"socket_timeout": 2, "socket_connect_timeout": 2},
         strategy="fixed-window",  # one INCR per limit: the cheapest check on the hot path
         key_prefix=f"{keys.PREFIX}:limits",
-        headers_enabled=True,
+        # X-RateLimit-* headers cost a Redis read per limit on every request (a sixth of intake's
+        # time, docs/benchmarks.md); a refused request still gets Retry-After (service.responses).
+        headers_enabled=False,
         swallow_errors=True,
     )
 

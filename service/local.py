@@ -79,7 +79,8 @@ def _start_redis(url: str) -> subprocess.Popen:
     log.info("starting %s on port %s (append-only file in %s)", binary, port, data)
     # AOF with fsync every second: an accepted submission survives a Redis restart.
     args = [binary, "--port", port, "--bind", "127.0.0.1", "--dir", str(data), "--appendonly", "yes"]
-    process = subprocess.Popen([*args, "--appendfsync", "everysec", "--save", ""])
+    # The compact encoding for submission records and jobs, as deploy/ configures it.
+    process = subprocess.Popen([*args, "--appendfsync", "everysec", "--save", "", "--hash-max-ziplist-value", "1024"])
     for _ in range(50):
         if _redis_answers(url):
             return process

@@ -8,6 +8,7 @@ anyway (intake's MULTI, the delivery's settle), so they cost no extra round trip
 from __future__ import annotations
 
 import bisect
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -35,13 +36,56 @@ def count(pipe: Any, name: str, **labels: str) -> None:
     pipe.hincrby(keys.METRICS_COUNTERS, field, 1)
 
 
-def observe(pipe: Any, name: str, seconds: float) -> None:
+def bucket(seconds: float) -> str:
     index = bisect.bisect_left(BUCKETS, seconds)
-    bound = str(BUCKETS[index]) if index < len(BUCKETS) else "+Inf"
+    return str(BUCKETS[index]) if index < len(BUCKETS) else "+Inf"
+
+
+def observe(pipe: Any, name: str, seconds: float) -> None:
     key = keys.metrics_histogram(name)
-    pipe.hincrby(key, bound, 1)
+    pipe.hincrby(key, bucket(seconds), 1)
     pipe.hincrbyfloat(key, "sum", seconds)
     pipe.hincrby(key, "count", 1)
+
+
+class ObservationBuffer:
+    """One histogram's observations in this process, written to Redis at most once per ``flush_seconds``.
+
+    For intake latency, known only once the answer is ready, after intake's own MULTI: one round
+    trip per request was a sixteenth of intake's time (docs/benchmarks.md). ``/metrics`` flushes
+    the serving process first; other processes' figures are at most ``flush_seconds`` behind, and
+    a process that dies loses at most that much of them.
+    """
+
+    def __init__(self, name: str, *, flush_seconds: float = 1.0) -> None:
+        self.key = keys.metrics_histogram(name)
+        self.flush_seconds = flush_seconds
+        self._reset()
+
+    def _reset(self) -> None:
+        self.buckets: dict[str, int] = {}
+        self.sum = 0.0
+        self.count = 0
+        self.due = time.monotonic() + self.flush_seconds
+
+    def add(self, connection: Redis, seconds: float) -> None:
+        self.buckets[bucket(seconds)] = self.buckets.get(bucket(seconds), 0) + 1
+        self.sum += seconds
+        self.count += 1
+        if time.monotonic() >= self.due:
+            self.flush(connection)
+
+    def flush(self, connection: Redis) -> None:
+        """Write what is buffered; kept for the next try if Redis does not answer."""
+        if not self.count:
+            return
+        with connection.pipeline(transaction=False) as pipe:
+            for bound, n in self.buckets.items():
+                pipe.hincrby(self.key, bound, n)
+            pipe.hincrbyfloat(self.key, "sum", self.sum)
+            pipe.hincrby(self.key, "count", self.count)
+            pipe.execute()
+        self._reset()
 
 
 class RedisCollector(Collector):

@@ -64,6 +64,7 @@ def _filters(query: dict[str, Any]) -> FailedFilter:
 def prometheus_metrics() -> Response:
     """Prometheus text, behind the admin token like the rest of the ops surface."""
     registry = CollectorRegistry(auto_describe=False)
+    _intake().latency.flush(_intake().connection)  # this process's latest intake timings too
     registry.register(RedisCollector(_intake().connection, _intake().config))
     return Response(generate_latest(registry), mimetype=CONTENT_TYPE_LATEST)
 

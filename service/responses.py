@@ -11,6 +11,7 @@ from collections.abc import Mapping, Sequence
 from urllib.parse import urlsplit
 
 from flask import Flask, Response, jsonify, render_template, request
+from flask_limiter import RateLimitExceeded
 from werkzeug.exceptions import HTTPException
 
 from service.errors import HttpError, StoreUnavailable
@@ -63,6 +64,9 @@ def _handle_werkzeug_error(error: HTTPException) -> Response:
     response = error_response(code, error.description or error.name)
     if code == 405 and error.get_response().headers.get("Allow"):
         response.headers["Allow"] = error.get_response().headers["Allow"]
+    if isinstance(error, RateLimitExceeded):
+        # The window's length: the latest the limit can still refuse this client (no Redis read).
+        response.headers["Retry-After"] = str(error.limit.limit.get_expiry())
     return response
 
 

@@ -27,6 +27,19 @@ def test_the_same_content_twice_is_a_duplicate_with_no_job(client, redis_conn, q
     assert queue.job_ids == [first]
 
 
+def test_a_claim_left_by_an_intake_that_failed_before_storing_does_not_make_a_duplicate(
+    client, redis_conn, queue
+) -> None:
+    first = post(client, **ANN)
+    (idempotency_key,) = redis_conn.keys("leadgate:idempotency:*")
+    redis_conn.delete(idempotency_key)
+    redis_conn.set(idempotency_key, "0000never0stored")  # claimed, then Redis went away before MULTI/EXEC
+    again = post(client, **ANN)  # the sender's retry
+    assert SubmissionStore(redis_conn).get(again).status is SubmissionStatus.QUEUED
+    assert queue.job_ids == [first, again]
+    assert redis_conn.get(idempotency_key).decode() == again
+
+
 def test_waiting_submissions_of_one_person_become_one_request(client, deliver, redis_conn, sandbox) -> None:
     ids = [
         post(client, name="Ann", phone="2015550123", message="Roof leak"),
