@@ -68,7 +68,7 @@ def preload(url: str, count: int, *, first: int = 0) -> None:
         raise SystemExit(f"bench: intake refused {len(bad)} of {count} preload posts: {bad[:5]}")
 
 
-def delivered_times(stack: Stack) -> tuple[list[float], list[dict]]:
+def delivered_times(stack: Stack) -> tuple[list[tuple[datetime, datetime]], list[dict]]:
     """When each submission was settled (after Rotor's answer), and the Rotor bodies sent."""
     times, bodies = [], []
     for key in stack.redis.scan_iter(keys.submission("*"), count=1000):

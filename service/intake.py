@@ -118,7 +118,7 @@ class Intake:
             if idempotency is not None:  # then the record and its job in one MULTI/EXEC: two round trips
                 first, person = self.people.claim(idempotency, submission_id, account, lead if queued else None)
             with self.connection.pipeline(transaction=True) as pipe:
-                pipe.multi()  # explicitly: RQ's enqueue with a pipeline calls multi() unless it was
+                pipe.multi()  # before any command: RQ's enqueue calls multi() on a pipeline not yet in one
                 if first is not None:
                     self.submissions.create(
                         submission_id, **record, status=SubmissionStatus.DUPLICATE, duplicate_of=first,

@@ -52,9 +52,10 @@ class ObservationBuffer:
     """One histogram's observations in this process, written to Redis at most once per ``flush_seconds``.
 
     For intake latency, known only once the answer is ready, after intake's own MULTI: one round
-    trip per request was a sixteenth of intake's time (docs/benchmarks.md). ``/metrics`` flushes
-    the serving process first; other processes' figures are at most ``flush_seconds`` behind, and
-    a process that dies loses at most that much of them.
+    trip per request was a sixteenth of intake's time (docs/benchmarks.md). What a process has
+    buffered is written by its first request after ``flush_seconds``, or when it serves a
+    ``/metrics`` scrape; an idle process's last second of figures waits for its next request, and
+    a process that dies loses them.
     """
 
     def __init__(self, name: str, *, flush_seconds: float = 1.0) -> None:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from prometheus_client.parser import text_string_to_metric_families
 
+from service import keys
+from service.metrics import ObservationBuffer
 from tests.conftest import ADMIN_TOKEN
 
 AUTH = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
@@ -41,3 +43,16 @@ def test_metrics_count_intake_and_delivery_across_processes(client, deliver, san
 
 def test_metrics_need_the_admin_token(client) -> None:
     assert client.get("/metrics").status_code == 401
+
+
+def test_intake_timings_are_buffered_per_process_and_written_once_due(redis_conn) -> None:
+    buffered = ObservationBuffer("leadgate_intake_seconds", flush_seconds=3600)
+    buffered.add(redis_conn, 0.004)
+    buffered.add(redis_conn, 0.2)
+    assert redis_conn.hgetall(keys.metrics_histogram("leadgate_intake_seconds")) == {}  # not due yet
+    buffered.flush(redis_conn)
+    due = ObservationBuffer("leadgate_intake_seconds", flush_seconds=0)
+    due.add(redis_conn, 0.004)  # due at once: written by the add itself
+    histogram = redis_conn.hgetall(keys.metrics_histogram("leadgate_intake_seconds"))
+    stored = {k.decode(): v.decode() for k, v in histogram.items()}
+    assert (stored["0.005"], stored["0.25"], stored["count"]) == ("2", "1", "3")

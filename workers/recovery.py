@@ -118,7 +118,7 @@ def sweep_stranded(connection: Redis, *, now: float | None = None) -> list[str]:
             pipe.hmget(Job.key_for(job_id), ["status", "origin"])
         jobs = pipe.execute()
     # A queued job no worker will ever see: popped by a worker killed before it could start it.
-    origins = {origin.decode() for status, origin in jobs if status == b"queued"}
+    origins = {origin.decode() for status, origin in jobs if status == b"queued" and origin}
     in_queues = {name: set(Queue(name, connection=connection).get_job_ids()) for name in origins}
     live, requeued = {}, []
     for submission_id, job_id, (status, origin) in zip(ids, job_ids, jobs, strict=True):
@@ -126,7 +126,7 @@ def sweep_stranded(connection: Redis, *, now: float | None = None) -> list[str]:
             what = "is gone"
         elif status in ENDED_JOB:
             what = f"has {status.decode()}"
-        elif status == b"queued" and job_id not in in_queues[origin.decode()]:
+        elif status == b"queued" and job_id not in in_queues.get(origin.decode() if origin else "", ()):
             what = "is queued but on no queue"
         else:
             live[submission_id] = now

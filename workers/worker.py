@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 
+import redis
 from rq import Queue, SimpleWorker
 from rq.job import Job
 
@@ -41,9 +42,12 @@ class DeliveryWorker(SimpleWorker):
     def run_maintenance_tasks(self) -> None:
         super().run_maintenance_tasks()
         # One worker per interval sweeps (workers.recovery); the others find the key taken.
-        if self.connection.set(keys.SWEEP_LOCK, self.name, nx=True, ex=MAINTENANCE_SECONDS - 1):
-            for submission_id in recovery.sweep_stranded(self.connection):
-                log.warning("submission %s had no live job; queued again", submission_id)
+        try:
+            if self.connection.set(keys.SWEEP_LOCK, self.name, nx=True, ex=MAINTENANCE_SECONDS - 1):
+                for submission_id in recovery.sweep_stranded(self.connection):
+                    log.warning("submission %s had no live job; queued again", submission_id)
+        except redis.RedisError as exc:  # Redis restarting: the next interval sweeps instead
+            log.warning("worker: sweep skipped: %s", exc)
 
 
 def run_worker(config: Config, *, burst: bool = False, name: str | None = None) -> bool:
