@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import secrets
 from datetime import datetime
 
 from redis.client import Pipeline
 from rq import Queue
 from rq.job import Callback, Job
 
+from service import keys
 from service.config import Config
 
 DELIVERY_JOB = "workers.deliver.deliver_submission"
@@ -45,3 +47,17 @@ def enqueue_delivery(
     if at is not None:
         return queue.enqueue_at(at, DELIVERY_JOB, **options)
     return queue.enqueue_call(DELIVERY_JOB, **options)
+
+
+def enqueue_redelivery(
+    queue: Queue, submission_id: str, config: Config, *, pipeline: Pipeline, at: datetime | None = None
+) -> str:
+    """A fresh delivery job for a submission whose job is spent (failed, dead, replaced), made its
+    ``job_id`` in the same transaction; ``pipeline`` must be in MULTI. Returns the new job's id.
+
+    Ids are ``<submission id>-<random>``: RQ keeps the spent job under the submission's own id.
+    """
+    job_id = f"{submission_id}-{secrets.token_hex(3)}"
+    enqueue_delivery(queue, submission_id, config, job_id=job_id, at=at, pipeline=pipeline)
+    pipeline.hset(keys.submission(submission_id), "job_id", job_id)
+    return job_id

@@ -10,7 +10,6 @@ the person's known Rotor lead, past the dedup window.
 
 from __future__ import annotations
 
-import secrets
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
@@ -23,7 +22,7 @@ from rq import Queue
 from service import keys
 from service.config import Config
 from service.identity import PersonIndex
-from service.jobs import enqueue_delivery
+from service.jobs import enqueue_redelivery
 from service.sources.forms import WebsiteFormSchema
 from service.sources.registry import load_lead, schema_for
 from service.submissions import FINAL, Submission, SubmissionStatus, SubmissionStore
@@ -114,11 +113,9 @@ class Reprocessor:
             if submission.job_id and submission.job_id in queue.failed_job_registry:
                 queue.failed_job_registry.requeue(submission.job_id)  # what `rq requeue` does
                 return None
-        job_id = f"{submission_id}-{secrets.token_hex(3)}"
         with self.connection.pipeline() as pipe:
             pipe.multi()
-            enqueue_delivery(self.queue, submission_id, self.config, job_id=job_id, pipeline=pipe)
-            pipe.hset(keys.submission(submission_id), "job_id", job_id)
+            enqueue_redelivery(self.queue, submission_id, self.config, pipeline=pipe)
             pipe.execute()
         return None
 
@@ -133,7 +130,6 @@ class Reprocessor:
             lead = self.normalise(submission)
         except ValueError as exc:
             return str(exc)
-        fields: dict[str, Any] = {"replay": 1, "job_id": f"{submission_id}-{secrets.token_hex(3)}"}
         person = self.people.resolve(submission.account, lead) if lead is not None else None
         with self.connection.pipeline() as pipe:
             pipe.multi()
@@ -145,9 +141,9 @@ class Reprocessor:
                 pipe.hdel(keys.submission(submission_id), "lead")
             note = "replayed by an operator with today's mapping"
             status = SubmissionStatus.QUEUED if lead is not None else SubmissionStatus.RECEIVED
-            self.store.set_status(submission_id, status, note=note, failures=0, error="", error_class="", pipeline=pipe,
-                                  **fields)  # fmt: skip
-            enqueue_delivery(self.queue, submission_id, self.config, job_id=fields["job_id"], pipeline=pipe)
+            self.store.set_status(submission_id, status, note=note, failures=0, error="", error_class="", replay=1,
+                                  pipeline=pipe)  # fmt: skip
+            enqueue_redelivery(self.queue, submission_id, self.config, pipeline=pipe)
             pipe.execute()
         return None
 

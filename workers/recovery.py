@@ -22,7 +22,6 @@ before the crash is matched by phone or email, not duplicated.
 
 from __future__ import annotations
 
-import secrets
 import time
 from datetime import UTC, datetime, timedelta
 from types import TracebackType
@@ -34,7 +33,7 @@ from rq.exceptions import AbandonedJobError
 from rq.job import Job
 
 from service import keys
-from service.jobs import enqueue_delivery
+from service.jobs import enqueue_redelivery
 from service.submissions import WAITING, SubmissionStore
 from workers import context
 from workers.deliver import Delivery
@@ -80,7 +79,6 @@ def requeue(
     connection: Redis, submission_id: str, dead_job_id: str, queue_name: str, reason: str, *, delay: int = 0
 ) -> bool:
     """Carry the submission on in a new job, unless it moved on meanwhile (no longer ``dead_job_id``'s)."""
-    job_id = f"{submission_id}-{secrets.token_hex(3)}"
     at = datetime.now(UTC) + timedelta(seconds=delay) if delay else None
     with connection.pipeline() as pipe:
         try:
@@ -89,8 +87,7 @@ def requeue(
                 return False
             pipe.multi()
             queue = Queue(queue_name, connection=connection)
-            enqueue_delivery(queue, submission_id, context.current().config, job_id=job_id, at=at, pipeline=pipe)
-            pipe.hset(keys.submission(submission_id), "job_id", job_id)
+            job_id = enqueue_redelivery(queue, submission_id, context.current().config, at=at, pipeline=pipe)
             pipe.zadd(keys.WAITING_INDEX, {submission_id: time.time()}, xx=True)
             SubmissionStore.note(pipe, submission_id, f"{reason}; queued again as {job_id}")
             pipe.execute()
