@@ -14,7 +14,7 @@ from flask import Flask, jsonify
 from werkzeug.serving import make_server
 
 from service.app import create_app
-from service.config import Config, SourceConfig
+from service.config import Config
 from service.submissions import SubmissionStatus, SubmissionStore
 from tests.conftest import wait_for
 from tests.sources import samples
@@ -57,18 +57,7 @@ def hooks_config(config: Config, platforms: PlatformStub) -> Config:
     platforms.leads.clear()
     platforms.error = None
 
-    def source(name: str, kind: str, **extra: Any) -> SourceConfig:
-        return SourceConfig(name=name, type=kind, secret=SECRET, secret_env="X", **extra)
-
-    sources = {
-        "meta": source("meta", "meta", tags=("paid",)),
-        "google": source("google", "google"),
-        "tiktok": source("tiktok", "tiktok"),
-        "linkedin": source("linkedin", "linkedin", access_token="li-token", api_url=f"{platforms.url}/rest"),
-        "typeform": source("typeform", "typeform"),
-        "crm": source("crm", "generic", signature_header="X-Signature", id_path="data.id",
-                      fields={"name": "data.customer.name", "phone": "data.customer.phone"}),
-    }  # fmt: skip
+    sources = samples.webhook_sources(platforms.url)
     return Config(**{**config.__dict__, "sources": sources, "meta_verify_token": VERIFY_TOKEN,
                      "meta_access_token": "page-token", "meta_graph_url": f"{platforms.url}/v21.0"})  # fmt: skip
 
@@ -191,7 +180,9 @@ def test_meta_handshake(hooks) -> None:
 
 
 def test_linkedin_challenge(hooks) -> None:
-    response = hooks.get("/v1/webhooks/linkedin", query_string={"challengeCode": "890e4665-4dfe-4ab1-b689-ed553bceeed3"})
+    response = hooks.get(
+        "/v1/webhooks/linkedin", query_string={"challengeCode": "890e4665-4dfe-4ab1-b689-ed553bceeed3"}
+    )
     expected = samples.hmac.new(SECRET.encode(), b"890e4665-4dfe-4ab1-b689-ed553bceeed3", samples.hashlib.sha256)
     assert response.json == {"challengeCode": "890e4665-4dfe-4ab1-b689-ed553bceeed3",
                              "challengeResponse": expected.hexdigest()}  # fmt: skip
@@ -203,7 +194,8 @@ def test_meta_batch_carries_several_leads(hooks) -> None:
 
 
 def test_google_test_lead_is_kept_but_not_delivered(hooks, redis_conn, queue) -> None:
-    submission_id = send(hooks, "google", samples.google_lead(is_test=True, lead_id="TeSter-123-1")).json["submission_ids"][0]
+    response = send(hooks, "google", samples.google_lead(is_test=True, lead_id="TeSter-123-1"))
+    submission_id = response.json["submission_ids"][0]
     record = SubmissionStore(redis_conn).get(submission_id)
     assert record.status is SubmissionStatus.DISCARDED and "test lead" in record.events[-1]["note"]
     assert "google_key" not in record.raw["payload"]  # the shared secret is never stored
@@ -246,7 +238,10 @@ def test_meta_test_lead_is_recognised_and_not_delivered(hooks, deliver, redis_co
 
 
 def test_meta_token_error_fails_at_once_naming_the_setting(hooks, deliver, redis_conn, platforms, queue) -> None:
-    platforms.error = (400, {"error": {"message": "Error validating access token", "type": "OAuthException", "code": 190}})
+    platforms.error = (
+        400,
+        {"error": {"message": "Error validating access token", "type": "OAuthException", "code": 190}},
+    )
     submission_id = send(hooks, "meta").json["submission_ids"][0]
     deliver(**meta_overrides(hooks))
     record = SubmissionStore(redis_conn).get(submission_id)
@@ -284,8 +279,11 @@ def test_meta_and_google_leads_end_to_end_through_web_and_worker(processes, sand
     url = processes.web()
     processes.worker()
     meta_body = json_body(samples.meta_notification([900000000000000001]))
-    meta = httpx.post(f"{url}/v1/webhooks/meta", content=meta_body,
-                      headers={"X-Hub-Signature-256": samples.meta_signature(meta_body), "Content-Type": "application/json"})
+    meta = httpx.post(
+        f"{url}/v1/webhooks/meta",
+        content=meta_body,
+        headers={"X-Hub-Signature-256": samples.meta_signature(meta_body), "Content-Type": "application/json"},
+    )
     google = httpx.post(f"{url}/v1/webhooks/google", json=samples.google_lead())
     assert (meta.status_code, google.status_code) == (200, 200)
     leads = wait_for(lambda: (found := sandbox.leads()) and len(found) == 2 and found)

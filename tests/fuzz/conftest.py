@@ -16,7 +16,7 @@ import pytest
 
 from service.app import create_app
 from service.config import Config, SourceConfig
-from tests.sources.samples import SECRET
+from tests.sources.samples import source, webhook_sources
 
 VERIFY_TOKEN = "verify-me"
 # Never reached: nothing in the fuzz suite runs a worker, so no lead is ever read from a platform.
@@ -28,24 +28,12 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 def fuzz_sources() -> dict[str, SourceConfig]:
-    """One source of every type, signed with the test secret, as tests/test_webhooks.py configures them."""
-
-    def source(name: str, kind: str, **extra: Any) -> SourceConfig:
-        return SourceConfig(name=name, type=kind, secret=SECRET, secret_env="X", **extra)
-
-    return {
-        "meta": source("meta", "meta", tags=("paid",)),
-        "google": source("google", "google"),
-        "tiktok": source("tiktok", "tiktok"),
-        "linkedin": source("linkedin", "linkedin", access_token="li-token", api_url=f"{UNUSED_URL}/rest"),
-        "typeform": source("typeform", "typeform"),
-        "crm": source("crm", "generic", signature_header="X-Signature", id_path="data.id",
-                      fields={"name": "data.customer.name", "phone": "data.customer.phone"}),
-        "crm64": source("crm64", "generic", signature_header="X-Sig-B64", signature_encoding="base64",
-                        signature_prefix="", id_path="items.0.id",
-                        fields={"first_name": "items.0.first", "last_name": "items.0.last",
-                                "email": "items.0.email", "phone": "items.0.tel"}),
-    }  # fmt: skip
+    """The webhook tests' sources, and a generic one with a base64 signature and list paths."""
+    crm64 = source("crm64", "generic", signature_header="X-Sig-B64", signature_encoding="base64",
+                   signature_prefix="", id_path="items.0.id",
+                   fields={"first_name": "items.0.first", "last_name": "items.0.last",
+                           "email": "items.0.email", "phone": "items.0.tel"})  # fmt: skip
+    return {**webhook_sources(UNUSED_URL), "crm64": crm64}
 
 
 @pytest.fixture

@@ -14,7 +14,29 @@ import json
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from service.config import SourceConfig
+
 SECRET = "app-secret-123"
+
+
+def source(name: str, kind: str, **extra: Any) -> SourceConfig:
+    """A webhook source signed with the test secret."""
+    return SourceConfig(name=name, type=kind, secret=SECRET, secret_env="X", **extra)
+
+
+def webhook_sources(platform_url: str) -> dict[str, SourceConfig]:
+    """One source of every type, as the webhook and fuzz tests configure them; LinkedIn reads from ``platform_url``."""
+    return {
+        "meta": source("meta", "meta", tags=("paid",)),
+        "google": source("google", "google"),
+        "tiktok": source("tiktok", "tiktok"),
+        "linkedin": source("linkedin", "linkedin", access_token="li-token", api_url=f"{platform_url}/rest"),
+        "typeform": source("typeform", "typeform"),
+        "crm": source("crm", "generic", signature_header="X-Signature", id_path="data.id",
+                      fields={"name": "data.customer.name", "phone": "data.customer.phone"}),
+    }  # fmt: skip
+
+
 # 19 digits, past 2**53: a float would round it (1234567890123456768).
 BIG_ID = 1234567890123456789
 BIG_ID_TEXT = "1234567890123456789"
@@ -98,8 +120,7 @@ def meta_graph_lead(answers: Mapping[str, str | list[str]] | None = None, **fiel
         "id": "444444444444",
         "created_time": "2024-09-26T12:00:00+0000",
         "field_data": [
-            {"name": name, "values": value if isinstance(value, list) else [value]}
-            for name, value in answers.items()
+            {"name": name, "values": value if isinstance(value, list) else [value]} for name, value in answers.items()
         ],
         "form_id": "666666666666",
         "ad_id": "888888888888",
@@ -135,9 +156,7 @@ GOOGLE_COLUMNS = [
 ]
 
 
-def google_lead(
-    columns: Iterable[tuple[str, str, str | None]] = GOOGLE_COLUMNS, **fields: Any
-) -> dict[str, Any]:
+def google_lead(columns: Iterable[tuple[str, str, str | None]] = GOOGLE_COLUMNS, **fields: Any) -> dict[str, Any]:
     """A Google Ads lead form webhook body; ``columns`` are (column_id, answer, column_name)."""
     return {
         "lead_id": "Cj0KCQjw-lead-1",
@@ -214,9 +233,7 @@ LINKEDIN_ANSWERS = {
 }  # fmt: skip
 
 
-def linkedin_notification(
-    response_id: str = LINKEDIN_RESPONSE_ID, *, action: str = "CREATED"
-) -> dict[str, Any]:
+def linkedin_notification(response_id: str = LINKEDIN_RESPONSE_ID, *, action: str = "CREATED") -> dict[str, Any]:
     """A Lead Sync ``LEAD_ACTION`` webhook body."""
     return {
         "type": "LEAD_ACTION",
@@ -329,9 +346,7 @@ TYPEFORM_ANSWERS = [
     typeform_answer(TYPEFORM_FIELDS["phone"], "phone_number", "+12015550123"),
     typeform_answer(TYPEFORM_FIELDS["city"], "text", "Springfield"),
     typeform_answer(TYPEFORM_FIELDS["service"], "choice", {"label": "Roof repair"}),
-    typeform_answer(
-        TYPEFORM_FIELDS["extras"], "choices", {"labels": ["Gutters", "Skylight"], "other": "Chimney"}
-    ),
+    typeform_answer(TYPEFORM_FIELDS["extras"], "choices", {"labels": ["Gutters", "Skylight"], "other": "Chimney"}),
     typeform_answer(TYPEFORM_FIELDS["message"], "text", "The roof leaks."),
 ]
 
