@@ -30,6 +30,9 @@ from bench.harness import Stack, free_port, wait_until
 from bench.load import WrkResult, lead, run_wrk
 from sandbox import SANDBOX_API_KEY
 from service import keys
+from service.config import Config
+from workers import context
+from workers.deliver import Delivery
 
 ROTOR_HEADERS = {"x-api-key": SANDBOX_API_KEY, "rotor-api-version": "1.1.0"}
 UNLIMITED = {"ROTOR_DAILY_LIMIT": "10000000"}  # quota is not what this measures
@@ -112,10 +115,6 @@ def delivery(stack: Stack, *, count: int, workers: int) -> list[tuple[str, str]]
 def delivery_without_rq(stack: Stack, *, count: int) -> tuple[float, float]:
     """``workers.deliver.Delivery`` run in this process, one submission after another, and the same
     bodies in a plain loop: the ceiling of delivering several submissions per RQ job."""
-    from service.config import Config
-    from workers import context
-    from workers.deliver import Delivery
-
     stack.redis.flushdb()
     preload(stack.web_url, count, first=8_000_000)
     ids = [key.decode().rsplit(":", 1)[1] for key in stack.redis.scan_iter(keys.submission("*"))
