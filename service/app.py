@@ -6,12 +6,12 @@ import time
 
 import redis
 from flask import Flask, Response, current_app, g, request
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from service import forms, health, openapi, ops, webhooks
 from service.config import Config
 from service.connection import connect
 from service.intake import Intake
-from service.limits import init_limits, limit_form_intake
 from service.responses import register_error_handlers
 from service.sources.forms import WebsiteFormSchema
 from service.sources.registry import schema_for
@@ -36,7 +36,9 @@ def create_app(config: Config | None = None) -> Flask:
     app.register_blueprint(health.bp)
     app.register_blueprint(openapi.bp)
     register_error_handlers(app)
-    limit_form_intake(app, init_limits(app, config), config)
+    if config.trusted_proxies:
+        # Behind N proxies the client is the N-th address from the right of X-Forwarded-For.
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=config.trusted_proxies, x_proto=config.trusted_proxies)  # type: ignore[method-assign]
     app.before_request(_start_clock)
     app.after_request(_time_intake)
     return app

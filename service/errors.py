@@ -5,7 +5,8 @@
   * HttpError: answered to the caller by the one error handler in ``service.http_errors``.
     * BadRequest (400), Unauthorized (401), Forbidden (403), NotFound (404), Conflict (409),
       UnsupportedMediaType (415),
-      InvalidInput (422, with ``{field: [message]}``), StoreUnavailable (503).
+      InvalidInput (422, with ``{field: [message]}``), RateLimited (429) and StoreUnavailable (503),
+      both with ``retry_after`` for the Retry-After header.
   * DeliveryError: a Rotor call did not deliver. ``workers.rotor`` is the only place that turns
     HTTP answers and transport failures into these; ``workers.retry`` decides what each means.
     * RotorUnreachable: timeout or broken connection (Rotor may have applied and counted it).
@@ -38,6 +39,7 @@ class HttpError(LeadgateError):
     """An error answered to the HTTP caller with ``status_code`` and a message."""
 
     status_code = 500
+    retry_after: int | None = None  # seconds, sent as Retry-After
 
     def __init__(self, message: str, *, errors: Mapping[str, Sequence[str]] | None = None) -> None:
         super().__init__(message)
@@ -73,8 +75,17 @@ class InvalidInput(HttpError):
     status_code = 422
 
 
+class RateLimited(HttpError):
+    status_code = 429
+
+    def __init__(self, message: str, *, retry_after: int) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
 class StoreUnavailable(HttpError):
     status_code = 503
+    retry_after = 5
 
 
 class DeliveryError(LeadgateError):

@@ -60,9 +60,10 @@ def receive_form(intake: Intake, form_key: str) -> Response:
         "remote_addr": request.remote_addr,
     }
     source = f"form:{form_key}"
+    limits = intake.form_limits.for_post(form_key, request.remote_addr)
     if is_bot(fields, form):
         # Answered like a success so the bot learns nothing; kept as discarded in case it was a person.
-        return _accepted(intake.discard(source=source, raw=raw, reason="honeypot field filled in"), form)
+        return _accepted(intake.discard(source=source, raw=raw, reason="honeypot field filled in", limits=limits), form)
     if form.captcha:
         solved = intake.captcha.check(form, fields, request.remote_addr)
         if solved is False:
@@ -72,7 +73,7 @@ def receive_form(intake: Intake, form_key: str) -> Response:
         lead = intake.form_schemas[form_key].load(fields)
     except ValidationError as exc:
         raise InvalidInput("Some fields need fixing.", errors=exc.normalized_messages()) from exc
-    return _accepted(intake.accept(source=source, raw=raw, lead=lead, account=form.account), form)
+    return _accepted(intake.accept(source=source, raw=raw, lead=lead, account=form.account, limits=limits), form)
 
 
 def read_fields() -> dict[str, Any]:

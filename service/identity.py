@@ -22,7 +22,8 @@ from redis import Redis
 from service import keys
 
 # resolve(identity keys present, phone first; a new person id; the TTL; the key prefix of persons)
-# returns the person id. Key names are built from the prefix for the fold only.
+# returns the person id. Key names are built from the prefix for the fold only. Intake's script
+# (service.intake_script) calls it too.
 RESOLVE_FUNCTION = """
 local function resolve(identity_keys, new_person, ttl, prefix)
   local person = nil
@@ -54,19 +55,6 @@ local function resolve(identity_keys, new_person, ttl, prefix)
 end
 """
 RESOLVE_SCRIPT = RESOLVE_FUNCTION + "return resolve(KEYS, ARGV[1], ARGV[2], ARGV[3])"
-# KEYS[1] the idempotency key, then the identity keys; ARGV: the submission id, the idempotency
-# TTL, the submission key prefix, then resolve's new person id, TTL and prefix. A claim whose
-# submission was never stored (its intake failed before MULTI/EXEC) does not count.
-CLAIM_SCRIPT = (
-    RESOLVE_FUNCTION
-    + """
-local first = redis.call('GET', KEYS[1])
-if first and redis.call('EXISTS', ARGV[3] .. first) == 1 then return {first, false} end
-redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2])
-if #KEYS == 1 then return {false, false} end
-return {false, resolve({unpack(KEYS, 2)}, ARGV[4], ARGV[5], ARGV[6])}
-"""
-)
 
 
 class PersonIndex:
@@ -75,34 +63,18 @@ class PersonIndex:
 
     def __init__(self, connection: Redis, *, ttl_seconds: int) -> None:
         self._resolve = connection.register_script(RESOLVE_SCRIPT)
-        self._claim = connection.register_script(CLAIM_SCRIPT)
         self.ttl_seconds = ttl_seconds
 
     def resolve(self, account: str, lead: Mapping[str, Any]) -> str | None:
         """The person id for ``lead``'s phone or email, created if neither is known; None without either."""
-        identity_keys = self._identity_keys(account, lead)
+        identity_keys = self.identity_keys(account, lead)
         if not identity_keys:
             return None
         return _text(self._resolve(keys=identity_keys, args=[secrets.token_hex(8), self.ttl_seconds, keys.person("")]))
 
-    def claim(
-        self, idempotency: tuple[str, int], submission_id: str, account: str, lead: Mapping[str, Any] | None
-    ) -> tuple[str | None, str | None]:
-        """Intake's one round trip before its MULTI/EXEC: ``(first, None)`` when a stored submission
-        already holds the idempotency key; else ``(None, person)``, the key now ``submission_id``'s
-        and ``lead``'s person resolved (None without a lead, phone or email).
-
-        Two copies racing both count as new if the first is not stored yet; the delivery's person
-        lock then merges them into one upsert, so the race costs a record, not a Rotor request.
-        """
-        key, ttl = idempotency
-        identity_keys = self._identity_keys(account, lead) if lead else []
-        args = [submission_id, ttl, keys.submission(""), secrets.token_hex(8), self.ttl_seconds, keys.person("")]
-        first, person = self._claim(keys=[key, *identity_keys], args=args)
-        return (_text(first) if first else None), (_text(person) if person else None)
-
     @staticmethod
-    def _identity_keys(account: str, lead: Mapping[str, Any]) -> list[str]:
+    def identity_keys(account: str, lead: Mapping[str, Any]) -> list[str]:
+        """The keys of ``lead``'s phone and email, phone first (Rotor matches the phone first too)."""
         return [keys.identity(account, kind, lead[kind]) for kind in ("phone", "email") if lead.get(kind)]
 
 

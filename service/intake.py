@@ -1,15 +1,17 @@
-"""Durable intake: a submission and its delivery job reach Redis together, or the caller hears 503.
+"""Durable intake: a submission reaches Redis, on its way to delivery, or the caller hears 503.
 
 This is the line no lead crosses without being stored: every source (website forms, ad-platform
-webhooks) ends here before anything answers 2xx. The record and the RQ job are written in one
-MULTI/EXEC transaction, so there is never a job without its record or a stored submission that no
-worker will pick up. Before it, one script claims the idempotency key and resolves the person
-(``PersonIndex.claim``): two round trips in all.
+webhooks) ends here before anything answers 2xx. One script (``service.intake_script``) counts
+the rate limits, claims the idempotency key, resolves the person, and stores the record with its
+place on the inbox, atomically and in one round trip. A worker's drain job takes it from there;
+when none is waiting, the script says so and intake queues one (a second round trip, once per
+batch of posts rather than once per post).
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -19,10 +21,12 @@ from rq import Queue
 from service import keys, logs, metrics
 from service.captcha import CaptchaChecker
 from service.config import Config
-from service.errors import StoreUnavailable
+from service.errors import RateLimited, StoreUnavailable
 from service.identity import PersonIndex, fingerprint
-from service.jobs import enqueue_delivery
-from service.submissions import SubmissionStatus, SubmissionStore, new_submission_id
+from service.intake_script import IntakeScript, Limit, Refused
+from service.jobs import enqueue_drain
+from service.limits import FormLimits
+from service.submissions import SubmissionStatus, SubmissionStore, new_record, new_submission_id, utc_now
 
 log = logging.getLogger(__name__)
 
@@ -39,7 +43,8 @@ class Intake:
     connection: redis.Redis
     queue: Queue
     submissions: SubmissionStore
-    people: PersonIndex
+    script: IntakeScript
+    form_limits: FormLimits
     captcha: CaptchaChecker = field(default_factory=CaptchaChecker)
     form_schemas: dict[str, Any] = field(default_factory=dict)
     source_schemas: dict[str, Any] = field(default_factory=dict)
@@ -52,7 +57,10 @@ class Intake:
             connection=connection,
             queue=Queue(keys.DELIVERY_QUEUE, connection=connection),
             submissions=SubmissionStore(connection, retention_seconds=config.retention_seconds),
-            people=PersonIndex(connection, ttl_seconds=config.retention_seconds),
+            script=IntakeScript(
+                connection, retention_seconds=config.retention_seconds, person_ttl_seconds=config.retention_seconds
+            ),
+            form_limits=FormLimits(config),
         )
 
     def accept(
@@ -63,20 +71,22 @@ class Intake:
         lead: dict[str, Any],
         account: str = "default",
         platform_id: str | None = None,
+        limits: Sequence[Limit] = (),
     ) -> str:
-        """Store the submission and enqueue its delivery; return its id.
+        """Store the submission on its way to delivery; return its id.
 
         A redelivery (same ``platform_id`` from the same source, or for sources without one the
         same normalised content within the dedup window) is stored as ``duplicate`` of the first
-        and gets no job.
+        and goes no further. A post over one of ``limits`` is refused (``RateLimited``), unstored.
         """
         if platform_id is not None:
             idempotency = (keys.idempotency(source, platform_id), PLATFORM_ID_TTL_SECONDS)
         else:
             idempotency = (keys.idempotency(source, fingerprint(lead)), self.config.dedup_window_seconds)
         return self._store(
-            source=source, raw=raw, lead=lead, account=account, status=SubmissionStatus.QUEUED, idempotency=idempotency
-        )
+            source=source, raw=raw, lead=lead, account=account, status=SubmissionStatus.QUEUED,
+            idempotency=idempotency, limits=limits,
+        )  # fmt: skip
 
     def accept_unread(self, *, source: str, raw: dict[str, Any], read_ref: str, account: str, platform_id: str) -> str:
         """Store a lead the platform only announced (Meta, LinkedIn); the delivery job reads it first."""
@@ -94,9 +104,11 @@ class Intake:
             idempotency=idempotency,
         )  # fmt: skip
 
-    def discard(self, *, source: str, raw: dict[str, Any], reason: str) -> str:
+    def discard(self, *, source: str, raw: dict[str, Any], reason: str, limits: Sequence[Limit] = ()) -> str:
         """Keep a submission that will not be delivered (a honeypot bot, a platform's test lead), for the record."""
-        return self._store(source=source, raw=raw, lead=None, status=SubmissionStatus.DISCARDED, note=reason)
+        return self._store(
+            source=source, raw=raw, lead=None, status=SubmissionStatus.DISCARDED, note=reason, limits=limits
+        )
 
     def _store(
         self,
@@ -109,38 +121,32 @@ class Intake:
         note: str | None = None,
         idempotency: tuple[str, int] | None = None,
         read_ref: str | None = None,
+        limits: Sequence[Limit] = (),
     ) -> str:
         submission_id = new_submission_id()
-        record = {"source": source, "raw": raw, "lead": lead, "account": account}
-        queued = status in (SubmissionStatus.QUEUED, SubmissionStatus.RECEIVED)
+        failed = status is SubmissionStatus.FAILED
+        record = new_record(
+            submission_id, source=source, raw=raw, lead=lead, status=status, account=account, at=utc_now(),
+            read_ref=read_ref, error=note if failed else None, error_class="invalid_lead" if failed else None,
+        )  # fmt: skip
+        identity_keys = PersonIndex.identity_keys(account, lead) if lead and status is SubmissionStatus.QUEUED else []
         try:
-            first = person = None
-            if idempotency is not None:  # then the record and its job in one MULTI/EXEC: two round trips
-                first, person = self.people.claim(idempotency, submission_id, account, lead if queued else None)
-            with self.connection.pipeline(transaction=True) as pipe:
-                pipe.multi()  # before any command: RQ's enqueue calls multi() on a pipeline not yet in one
-                if first is not None:
-                    self.submissions.create(
-                        submission_id, **record, status=SubmissionStatus.DUPLICATE, duplicate_of=first,
-                        note=f"redelivery of {first}", pipeline=pipe,
-                    )  # fmt: skip
-                    metrics.count(pipe, "leadgate_submissions_total", source=source, status="duplicate")
-                    pipe.execute()
-                    return submission_id
-                failed = status is SubmissionStatus.FAILED
-                self.submissions.create(
-                    submission_id, **record, status=status, person=person, note=note, read_ref=read_ref,
-                    error=note if failed else None, error_class="invalid_lead" if failed else None, pipeline=pipe,
-                )  # fmt: skip
-                metrics.count(pipe, "leadgate_submissions_total", source=source, status=status.value)
-                if queued:
-                    if person is not None:
-                        pipe.rpush(keys.person_pending(person), submission_id)
-                    enqueue_delivery(self.queue, submission_id, self.config, pipeline=pipe)
-                pipe.execute()
-            with logs.bound(submission_id=submission_id, source=source):
-                log.info("stored as %s", status.value)
-            return submission_id
+            outcome = self.script.store(
+                record, note=note, idempotency=idempotency, identity_keys=identity_keys, limits=limits
+            )
         except redis.RedisError as exc:
             log.error("intake: cannot store a %s submission: %s", source, exc)
             raise StoreUnavailable("Cannot store the submission right now; please try again shortly.") from exc
+        if isinstance(outcome, Refused):
+            raise RateLimited(
+                f"Too many submissions: the limit is {outcome.limit}. Please try again later.",
+                retry_after=outcome.retry_after,
+            )
+        if outcome.drain_wanted:
+            try:
+                enqueue_drain(self.queue, self.config)
+            except redis.RedisError as exc:  # stored all the same: a worker's maintenance queues it instead
+                log.warning("intake: no drain job queued (a worker will queue one): %s", exc)
+        with logs.bound(submission_id=submission_id, source=source):
+            log.info("stored as %s", outcome.status.value)
+        return submission_id

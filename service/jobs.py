@@ -1,18 +1,26 @@
-"""How a delivery is put on RQ: the one place that knows the job's function, timeouts and TTLs."""
+"""How deliveries are put on RQ: the one place that knows the jobs' functions, timeouts and TTLs.
+
+Fresh submissions wait in the inbox (``keys.INBOX``) and are delivered in batches by drain jobs
+(``workers.batch.deliver_inbox``); one submission gets a job of its own when it must run again
+later (a retry, a deferral to the quota's reset, an operator's replay).
+"""
 
 from __future__ import annotations
 
 import secrets
 from datetime import datetime
 
+from redis import Redis
 from redis.client import Pipeline
 from rq import Queue
 from rq.job import Callback, Job
 
 from service import keys
 from service.config import Config
+from service.intake_script import DRAIN_PENDING_SECONDS
 
 DELIVERY_JOB = "workers.deliver.deliver_submission"
+DRAIN_JOB = "workers.batch.deliver_inbox"
 # RQ calls it for every failed run; it carries on the ones that ended without recording an outcome.
 ON_FAILURE = "workers.recovery.recover_failed_run"
 # Finished jobs need not stay in RQ: the submission record keeps the outcome.
@@ -61,3 +69,20 @@ def enqueue_redelivery(
     enqueue_delivery(queue, submission_id, config, job_id=job_id, at=at, pipeline=pipeline)
     pipeline.hset(keys.submission(submission_id), "job_id", job_id)
     return job_id
+
+
+def enqueue_drain(queue: Queue, config: Config) -> Job:
+    """Queue a drain job: it delivers the next batch from the inbox. Whoever set
+    ``keys.DRAIN_PENDING`` calls this, so one drain job at a time waits on the queue."""
+    return queue.enqueue_call(
+        DRAIN_JOB, timeout=config.job_timeout_seconds, result_ttl=DELIVERY_RESULT_TTL,
+        failure_ttl=config.retention_seconds, on_failure=Callback(ON_FAILURE), description="deliver from the inbox",
+    )  # fmt: skip
+
+
+def ensure_drain(connection: Redis, queue: Queue, config: Config) -> bool:
+    """Queue a drain job if the inbox holds submissions and none is waiting; True if one was queued."""
+    if connection.llen(keys.INBOX) and connection.set(keys.DRAIN_PENDING, 1, nx=True, ex=DRAIN_PENDING_SECONDS):
+        enqueue_drain(queue, config)
+        return True
+    return False

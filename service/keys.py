@@ -9,10 +9,17 @@ PREFIX = "leadgate"
 DELIVERY_QUEUE = "deliveries"
 # Deferred deliveries come back here; workers take fresh leads first (speed-to-lead).
 BACKLOG_QUEUE = "backlog"
+# List: ids of fresh submissions (queued, or announced and not yet read) that no job has taken
+# yet. Intake appends in the same script that stores the record; a drain job (workers.batch)
+# takes them in batches, so a lead costs intake no RQ job of its own.
+INBOX = f"{PREFIX}:inbox"
+# String with a TTL: a drain job is queued and has not started; whoever sets it enqueues one.
+DRAIN_PENDING = f"{PREFIX}:drain-pending"
 # Sorted set: ids of failed submissions, scored by when they failed; what `leadgate failed list` reads.
 FAILED_INDEX = f"{PREFIX}:failed"
-# Sorted set: ids of submissions waiting for delivery, scored by when they last changed or were
-# last checked; the workers' sweep (workers.recovery) walks it to find any whose job is gone.
+# Sorted set: ids of submissions waiting for delivery in a job (not in the inbox), scored by when
+# they last changed or were last checked; the workers' sweep (workers.recovery) walks it to find
+# any whose job is gone.
 WAITING_INDEX = f"{PREFIX}:waiting"
 # String with a TTL: held by the worker sweeping the waiting index this maintenance interval.
 SWEEP_LOCK = f"{PREFIX}:sweep-lock"
@@ -26,6 +33,17 @@ def submission(submission_id: str) -> str:
 def submission_events(submission_id: str) -> str:
     """List: the submission's history, status changes and delivery attempts, oldest first."""
     return f"{PREFIX}:submission:{submission_id}:events"
+
+
+def batch(job_id: str) -> str:
+    """List: the submissions a drain job took from the inbox, for its failure callback; deleted when
+    the run ends or the callback has run (TTL: the retention period)."""
+    return f"{PREFIX}:batch:{job_id}"
+
+
+def rate_limit(scope: str, per: str, value: str) -> str:
+    """String with a TTL of one window: submissions counted against one limit (``per``: its rate)."""
+    return f"{PREFIX}:limits:{scope}:{per}:{value}"
 
 
 def quota(account: str, window: str) -> str:

@@ -2,42 +2,34 @@
 
 A form endpoint is open to the internet; these limits stop one client (or a botnet on one form)
 from filling Redis or the Rotor budget. Webhooks are not limited: they are authenticated, and a
-platform's burst is real leads. If Redis cannot be asked, the limit is skipped rather than the
-lead refused: intake itself then answers 503 if Redis is really down.
+platform's burst is real leads. The rates are parsed by ``limits`` (flask-limiter's own parser,
+so ``"20 per minute; 500 per day"`` works) and counted, fixed window, by intake's store script
+(``service.intake_script``): a post costs no round trip beyond the one that stores it. flask-limiter
+itself was dropped for that: its two checks were a third of a form post's time
+(docs/benchmarks.md). A post is counted when it would be stored, so a post refused as invalid (422)
+does not use up its sender's allowance.
 """
 
 from __future__ import annotations
 
-from flask import Flask, request
-from flask_limiter import Limiter
-from werkzeug.middleware.proxy_fix import ProxyFix
+import limits
 
 from service import keys
 from service.config import Config
+from service.intake_script import Limit
 
 
-def init_limits(app: Flask, config: Config) -> Limiter:
-    if config.trusted_proxies:
-        # Behind N proxies the client is the N-th address from the right of X-Forwarded-For.
-        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=config.trusted_proxies, x_proto=config.trusted_proxies)  # type: ignore[method-assign]
-    return Limiter(
-        key_func=lambda: request.remote_addr or "unknown",
-        app=app,
-        storage_uri=config.redis_url,
-        storage_options={"socket_timeout": 2, "socket_connect_timeout": 2},
-        strategy="fixed-window",  # one INCR per limit: the cheapest check on the hot path
-        key_prefix=f"{keys.PREFIX}:limits",
-        # X-RateLimit-* headers cost a Redis read per limit on every request (a sixth of intake's
-        # time, docs/benchmarks.md); a refused request still gets Retry-After (service.responses).
-        headers_enabled=False,
-        swallow_errors=True,
-    )
+class FormLimits:
+    def __init__(self, config: Config) -> None:
+        self.per_address = limits.parse_many(config.rate_limit_per_ip)
+        self.per_form = limits.parse_many(config.rate_limit_per_form)
 
-
-def limit_form_intake(app: Flask, limiter: Limiter, config: Config, endpoint: str = "forms.submit_form") -> None:
-    """Put the per-address and per-form limits on the form intake view of this app."""
-    per_ip = limiter.limit(config.rate_limit_per_ip, scope="form-ip")
-    per_form = limiter.limit(
-        config.rate_limit_per_form, key_func=lambda: (request.view_args or {}).get("form_key", ""), scope="form"
-    )
-    app.view_functions[endpoint] = per_ip(per_form(app.view_functions[endpoint]))
+    def for_post(self, form_key: str, address: str | None) -> list[Limit]:
+        """The limits a post from ``address`` to ``form_key`` counts against."""
+        scoped = [("form-ip", address or "unknown", rate) for rate in self.per_address]
+        scoped += [("form", form_key, rate) for rate in self.per_form]
+        return [
+            Limit(keys.rate_limit(scope, f"{rate.amount}/{rate.get_expiry()}", value), rate.amount, rate.get_expiry(),
+                  str(rate))
+            for scope, value, rate in scoped
+        ]  # fmt: skip

@@ -1,7 +1,8 @@
 """Prometheus metrics, kept in Redis so every web and worker process (on any host) adds to the same numbers.
 
-Counters and histograms are written by ``count`` and ``observe`` into a pipeline the caller sends
-anyway (intake's MULTI, the delivery's settle), so they cost no extra round trip there. Gauges
+Counters are written by ``count`` into a pipeline the caller sends anyway (the delivery's settle;
+intake's script counts with ``counter_field``), so they cost no extra round trip there; histograms
+are buffered per process (``ObservationBuffer``). Gauges
 (quota, queue depths, backlog, failures, paused accounts) are read from Redis when scraped.
 """
 
@@ -31,9 +32,13 @@ HISTOGRAMS = {
 BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0, 3600.0, 86400.0)
 
 
+def counter_field(name: str, **labels: str) -> str:
+    """The field of ``keys.METRICS_COUNTERS`` that counts ``name`` with ``labels``."""
+    return name + "|" + ",".join(f"{k}={v}" for k, v in sorted(labels.items()))
+
+
 def count(pipe: Any, name: str, **labels: str) -> None:
-    field = name + "|" + ",".join(f"{k}={v}" for k, v in sorted(labels.items()))
-    pipe.hincrby(keys.METRICS_COUNTERS, field, 1)
+    pipe.hincrby(keys.METRICS_COUNTERS, counter_field(name, **labels), 1)
 
 
 def bucket(seconds: float) -> str:
@@ -41,21 +46,14 @@ def bucket(seconds: float) -> str:
     return str(BUCKETS[index]) if index < len(BUCKETS) else "+Inf"
 
 
-def observe(pipe: Any, name: str, seconds: float) -> None:
-    key = keys.metrics_histogram(name)
-    pipe.hincrby(key, bucket(seconds), 1)
-    pipe.hincrbyfloat(key, "sum", seconds)
-    pipe.hincrby(key, "count", 1)
-
-
 class ObservationBuffer:
     """One histogram's observations in this process, written to Redis at most once per ``flush_seconds``.
 
-    For intake latency, known only once the answer is ready, after intake's own MULTI: one round
-    trip per request was a sixteenth of intake's time (docs/benchmarks.md). What a process has
-    buffered is written by its first request after ``flush_seconds``, or when it serves a
-    ``/metrics`` scrape; an idle process's last second of figures waits for its next request, and
-    a process that dies loses them.
+    For intake latency (known only once the answer is ready: one round trip per request was a
+    sixteenth of intake's time, docs/benchmarks.md) and delivery latency (a worker's). What a
+    process has buffered is written by its first observation after ``flush_seconds``, or when a
+    web process serves a ``/metrics`` scrape or a worker stops; an idle process's last second of
+    figures waits for its next observation, and a process that dies loses them.
     """
 
     def __init__(self, name: str, *, flush_seconds: float = 1.0) -> None:
@@ -117,6 +115,8 @@ class RedisCollector(Collector):
             deferred.add_metric([name], self.connection.scard(keys.account_deferred(name)))
             paused.add_metric([name], int(bool(self.connection.exists(keys.account_paused(name)))))
         yield from (used, left, deferred, paused)
+        yield GaugeMetricFamily("leadgate_inbox", "Fresh submissions no drain job has taken yet",
+                                value=self.connection.llen(keys.INBOX))  # fmt: skip
         depth = GaugeMetricFamily("leadgate_queue_depth", "Jobs waiting in RQ", labels=["queue", "state"])
         for queue_name in (keys.DELIVERY_QUEUE, keys.BACKLOG_QUEUE):
             queue = Queue(queue_name, connection=self.connection)

@@ -109,10 +109,6 @@ class Reprocessor:
             return f"not failed (it is {submission.status.value})"
         if submission.lead is None and submission.read_ref is None:
             return "its payload never made a deliverable lead: fix the mapping and use replay"
-        for queue in (self.queue, Queue(keys.BACKLOG_QUEUE, connection=self.connection)):
-            if submission.job_id and submission.job_id in queue.failed_job_registry:
-                queue.failed_job_registry.requeue(submission.job_id)  # what `rq requeue` does
-                return None
         with self.connection.pipeline() as pipe:
             pipe.multi()
             enqueue_redelivery(self.queue, submission_id, self.config, pipeline=pipe)

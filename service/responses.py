@@ -11,15 +11,19 @@ from collections.abc import Mapping, Sequence
 from urllib.parse import urlsplit
 
 from flask import Flask, Response, jsonify, render_template, request
-from flask_limiter import RateLimitExceeded
 from werkzeug.exceptions import HTTPException
 
-from service.errors import HttpError, StoreUnavailable
+from service.errors import HttpError
 
 log = logging.getLogger(__name__)
 
 FORM_CONTENT_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
-TITLES = {422: "Please check the form", 413: "The form is too large", 503: "Please try again shortly"}
+TITLES = {
+    422: "Please check the form",
+    413: "The form is too large",
+    429: "Please try again later",
+    503: "Please try again shortly",
+}
 
 
 def wants_html() -> bool:
@@ -54,8 +58,8 @@ def register_error_handlers(app: Flask) -> None:
 
 def _handle_http_error(error: HttpError) -> Response:
     response = error_response(error.status_code, error.message, error.errors)
-    if isinstance(error, StoreUnavailable):
-        response.headers["Retry-After"] = "5"
+    if error.retry_after is not None:
+        response.headers["Retry-After"] = str(error.retry_after)
     return response
 
 
@@ -64,9 +68,6 @@ def _handle_werkzeug_error(error: HTTPException) -> Response:
     response = error_response(code, error.description or error.name)
     if code == 405 and error.get_response().headers.get("Allow"):
         response.headers["Allow"] = error.get_response().headers["Allow"]
-    if isinstance(error, RateLimitExceeded):
-        # The window's length: the latest the limit can still refuse this client (no Redis read).
-        response.headers["Retry-After"] = str(error.limit.limit.get_expiry())
     return response
 
 

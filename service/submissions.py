@@ -1,8 +1,9 @@
 """Submissions: every lead as it arrived, what it became, and everything that happened to it.
 
-A submission is written once at intake, together with its delivery job, and then only its status,
-lead id and history change. Records are Redis hashes; history is an append-only list next to it.
-Writes take ``pipeline=None`` so intake can store the record and enqueue its job in one round trip.
+A submission is written once at intake (``service.intake_script``: record, first history entry and
+inbox entry in one script), and then only its status, lead id and history change. Records are
+Redis hashes; history is an append-only list next to it. Writes take ``pipeline=None`` so a
+delivery settles a person's submissions in one round trip.
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ class SubmissionStatus(StrEnum):
 
 # Records in these states expire after the retention period; waiting ones are kept until settled.
 FINAL = (SubmissionStatus.DELIVERED, SubmissionStatus.DUPLICATE, SubmissionStatus.DISCARDED, SubmissionStatus.FAILED)
-# A job of RQ's is meant to carry each of these on (keys.WAITING_INDEX).
+# The inbox or a job of RQ's is meant to carry each of these on (keys.INBOX, keys.WAITING_INDEX).
 WAITING = (SubmissionStatus.RECEIVED, SubmissionStatus.QUEUED, SubmissionStatus.DEFERRED)
 
 
@@ -120,6 +121,40 @@ class DeliveryState:
         )
 
 
+def new_record(
+    submission_id: str,
+    *,
+    source: str,
+    raw: dict[str, Any],
+    lead: dict[str, Any] | None,
+    status: SubmissionStatus,
+    account: str,
+    at: str,
+    read_ref: str | None = None,
+    error: str | None = None,
+    error_class: str | None = None,
+) -> dict[str, str]:
+    """A new submission's record fields, as intake's script stores them (``service.intake_script``).
+
+    It has no ``job_id`` yet: a fresh submission waits in the inbox until a drain job takes it.
+    """
+    record = {
+        "id": submission_id, "source": source, "status": status.value, "account": account, "received_at": at,
+        "updated_at": at, "raw": json.dumps(raw, separators=(",", ":")),
+    }  # fmt: skip
+    if lead is not None:
+        record["lead"] = json.dumps(lead, separators=(",", ":"))
+    for name, value in (("read_ref", read_ref), ("error", error), ("error_class", error_class)):
+        if value is not None:
+            record[name] = value
+    return record
+
+
+def event_json(event: dict[str, Any]) -> str:
+    """One history entry as stored: JSON without the keys that have no value."""
+    return json.dumps({k: v for k, v in event.items() if v is not None}, separators=(",", ":"))
+
+
 class SubmissionStore:
     """Reads and writes submission records.
 
@@ -129,53 +164,6 @@ class SubmissionStore:
     def __init__(self, connection: Redis, *, retention_seconds: int = 30 * 24 * 3600) -> None:
         self.connection = connection
         self.retention_seconds = retention_seconds
-
-    def create(
-        self,
-        submission_id: str,
-        *,
-        source: str,
-        raw: dict[str, Any],
-        lead: dict[str, Any] | None,
-        status: SubmissionStatus,
-        account: str = "default",
-        note: str | None = None,
-        person: str | None = None,
-        duplicate_of: str | None = None,
-        read_ref: str | None = None,
-        error: str | None = None,
-        error_class: str | None = None,
-        pipeline: Pipeline | None = None,
-    ) -> None:
-        connection = pipeline if pipeline is not None else self.connection
-        at = utc_now()
-        record = {
-            "id": submission_id,
-            "source": source,
-            "status": status.value,
-            "account": account,
-            "received_at": at,
-            "updated_at": at,
-            "raw": json.dumps(raw, separators=(",", ":")),
-            "attempts": 0,
-            "job_id": submission_id,
-        }
-        if lead is not None:
-            record["lead"] = json.dumps(lead, separators=(",", ":"))
-        if person is not None:
-            record["person"] = person
-        optional = (
-            ("duplicate_of", duplicate_of),
-            ("read_ref", read_ref),
-            ("error", error),
-            ("error_class", error_class),
-        )
-        for name, value in optional:
-            if value is not None:
-                record[name] = value
-        connection.hset(keys.submission(submission_id), mapping=record)
-        self._log(connection, submission_id, {"at": at, "status": status.value, "note": note})
-        self._index(connection, submission_id, status)
 
     def set_status(
         self,
@@ -289,5 +277,4 @@ class SubmissionStore:
 
     @staticmethod
     def _log(connection: Redis | Pipeline, submission_id: str, event: dict[str, Any]) -> None:
-        event = {k: v for k, v in event.items() if v is not None}
-        connection.rpush(keys.submission_events(submission_id), json.dumps(event, separators=(",", ":")))
+        connection.rpush(keys.submission_events(submission_id), event_json(event))

@@ -16,6 +16,7 @@ import httpx
 import pytest
 import redis
 from rq import Queue
+from rq.job import Job
 
 from sandbox import SANDBOX_API_KEY
 from sandbox.server import start_in_thread
@@ -162,6 +163,20 @@ def deliver(config: Config):
 @pytest.fixture
 def queue(redis_conn: redis.Redis) -> Queue:
     return Queue(keys.DELIVERY_QUEUE, connection=redis_conn)
+
+
+# What intake queues for fresh submissions: one job that delivers the inbox a batch at a time.
+DRAIN_JOB = "workers.batch.deliver_inbox"
+
+
+def inbox(redis_conn: redis.Redis) -> list[str]:
+    """The submissions waiting for a drain job, oldest first."""
+    return [raw.decode() for raw in redis_conn.lrange(keys.INBOX, 0, -1)]
+
+
+def queued_functions(queue: Queue) -> list[str]:
+    """What each job on ``queue`` will run, in queue order."""
+    return [Job.fetch(job_id, connection=queue.connection).func_name for job_id in queue.job_ids]
 
 
 def wait_for(condition, timeout: float = 15.0):

@@ -7,8 +7,10 @@ from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 
+from service.app import create_app
+from service.config import Config
 from service.submissions import SubmissionStatus, SubmissionStore
-from tests.conftest import wait_for
+from tests.conftest import DRAIN_JOB, inbox, queued_functions, wait_for
 
 ANN = {"name": "Ann Lee", "phone": "(201) 555-0123", "email": "ann@example.com"}
 
@@ -19,25 +21,36 @@ def post(client, form: str = "contact", **fields) -> str:
     return response.json["submission_id"]
 
 
+def stored_ids(redis_conn) -> set[str]:
+    return {key.decode().split(":")[2] for key in redis_conn.keys("leadgate:submission:*")}
+
+
 def test_the_same_content_twice_is_a_duplicate_with_no_job(client, redis_conn, queue) -> None:
     first = post(client, **ANN)
     again = post(client, **{**ANN, "phone": "+1 201-555-0123", "email": "ANN@example.com"})  # same once normalised
     record = SubmissionStore(redis_conn).get(again)
     assert record.status is SubmissionStatus.DUPLICATE and record.duplicate_of == first
-    assert queue.job_ids == [first]
+    assert inbox(redis_conn) == [first]  # the duplicate goes no further
+    assert queued_functions(queue) == [DRAIN_JOB]
 
 
-def test_a_claim_left_by_an_intake_that_failed_before_storing_does_not_make_a_duplicate(
-    client, redis_conn, queue
-) -> None:
+def test_a_post_refused_by_a_rate_limit_stores_and_claims_nothing(config, redis_conn) -> None:
+    # Intake's one script counts the limits before it claims, resolves or stores anything: a
+    # refused post leaves nothing behind but its count.
+    client = create_app(Config(**{**config.__dict__, "rate_limit_per_ip": "1 per minute"})).test_client()
     first = post(client, **ANN)
-    (idempotency_key,) = redis_conn.keys("leadgate:idempotency:*")
-    redis_conn.delete(idempotency_key)
-    redis_conn.set(idempotency_key, "0000never0stored")  # claimed, then Redis went away before MULTI/EXEC
-    again = post(client, **ANN)  # the sender's retry
+    bob = {"name": "Bob Ray", "phone": "2015550124", "email": "bob@example.com"}
+    assert client.post("/v1/forms/contact", json=bob).status_code == 429
+    assert stored_ids(redis_conn) == {first}
+    assert len(redis_conn.keys("leadgate:idempotency:*")) == 1
+    assert len(redis_conn.keys("leadgate:identity:*")) == 2  # Ann's phone and email; nothing of Bob's
+    assert inbox(redis_conn) == [first]
+    # So the sender's retry from elsewhere is a fresh submission, not a duplicate of one never stored.
+    retried = client.post("/v1/forms/contact", json=bob, environ_base={"REMOTE_ADDR": "10.0.0.9"})
+    assert retried.status_code == 202
+    again = retried.json["submission_id"]
     assert SubmissionStore(redis_conn).get(again).status is SubmissionStatus.QUEUED
-    assert queue.job_ids == [first, again]
-    assert redis_conn.get(idempotency_key).decode() == again
+    assert inbox(redis_conn) == [first, again]
 
 
 def test_waiting_submissions_of_one_person_become_one_request(client, deliver, redis_conn, sandbox) -> None:

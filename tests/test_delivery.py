@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from rq.job import Job
 
+from service.reprocess import Reprocessor
 from service.submissions import SubmissionStatus, SubmissionStore
+from tests.conftest import DRAIN_JOB, inbox, queued_functions
+from workers.batch import BATCH_SIZE
 
 PERSON = {"name": "Ann Lee", "email": "Ann@Example.com", "phone": "(201) 555-0123"}
 
@@ -19,9 +22,10 @@ def submission(redis_conn, submission_id: str):
     return SubmissionStore(redis_conn).get(submission_id)
 
 
-def failed_job_reason(queue, submission_id: str) -> str:
-    assert submission_id in queue.failed_job_registry.get_job_ids()
-    return Job.fetch(submission_id, connection=queue.connection).latest_result().exc_string
+def failed_job_reason(queue, failed) -> str:
+    """Why the failed submission's own job failed, as RQ and rq-dashboard show it (its record names the job)."""
+    assert failed.job_id in queue.failed_job_registry.get_job_ids()
+    return Job.fetch(failed.job_id, connection=queue.connection).latest_result().exc_string
 
 
 def test_form_lead_reaches_rotor_with_e164_phone_and_lower_case_email(client, deliver, redis_conn, sandbox) -> None:
@@ -75,7 +79,9 @@ def test_exhausted_5xx_lands_in_the_failed_registry_with_rotors_message(client, 
     assert failed.status is SubmissionStatus.FAILED
     assert failed.attempts == 3
     assert failed.error == "Rotor answered 500: Internal server error"
-    assert "RotorServerError: Rotor answered 500: Internal server error" in failed_job_reason(queue, submission_id)
+    # The first attempt ran in the drain job; the retries in a job of the submission's own, which failed.
+    assert failed.job_id.startswith(f"{submission_id}-")
+    assert "RotorServerError: Rotor answered 500: Internal server error" in failed_job_reason(queue, failed)
     assert sandbox.stats()["requests_total"] == 3
 
 
@@ -88,9 +94,12 @@ def test_rotor_validation_4xx_fails_at_once_with_field_messages(config, app, del
     assert failed.status is SubmissionStatus.FAILED
     assert failed.attempts == 1
     assert failed.error == "Rotor answered 400: Validation failed: email: Invalid email format"
-    assert "RotorRejected: Rotor answered 400: Validation failed: email: Invalid email format" in failed_job_reason(
-        queue, submission_id
-    )
+    # It failed inside the drain job, which carries on with the rest of its batch: no RQ job failed,
+    # so the reason reaches the operator through the record and leadgate's failed list.
+    assert (failed.events[-1]["status"], failed.events[-1]["note"]) == ("failed", failed.error)
+    assert queue.failed_job_registry.count == 0
+    (listed,) = Reprocessor(redis_conn, config).failed()
+    assert (listed.id, listed.error_class, listed.error) == (submission_id, "rejected", failed.error)
 
 
 def test_unreachable_rotor_is_retried_then_failed(client, deliver, redis_conn, queue) -> None:
@@ -100,7 +109,7 @@ def test_unreachable_rotor_is_retried_then_failed(client, deliver, redis_conn, q
     assert failed.status is SubmissionStatus.FAILED
     assert failed.attempts == 3
     assert failed.error.startswith("cannot reach Rotor: ConnectError")
-    assert "RotorConnectFailed: cannot reach Rotor" in failed_job_reason(queue, submission_id)
+    assert "RotorConnectFailed: cannot reach Rotor" in failed_job_reason(queue, failed)
 
 
 def test_deferred_retry_is_scheduled_through_rqs_scheduler(client, deliver, redis_conn, sandbox, queue) -> None:
@@ -109,5 +118,19 @@ def test_deferred_retry_is_scheduled_through_rqs_scheduler(client, deliver, redi
     deliver(retry_base_seconds=600)
     waiting = submission(redis_conn, submission_id)
     assert waiting.status is SubmissionStatus.QUEUED
-    assert waiting.events[-1]["note"].startswith("retrying in ")
-    assert submission_id in queue.scheduled_job_registry.get_job_ids()
+    # The drain job hands the retry to a job of the submission's own, scheduled for later.
+    notes = [event.get("note", "") for event in waiting.events]
+    assert notes[-2].startswith("retrying in ") and notes[-1].endswith(f"queued again as {waiting.job_id}")
+    assert waiting.job_id.startswith(f"{submission_id}-")
+    assert waiting.job_id in queue.scheduled_job_registry.get_job_ids()
+
+
+def test_more_posts_than_a_batch_are_drained_by_a_second_job(client, deliver, redis_conn, sandbox, queue) -> None:
+    ids = [submit(client, name=f"P {n}", phone=f"201555{n:04d}", email=f"p{n}@example.com")
+           for n in range(BATCH_SIZE + 1)]  # fmt: skip
+    assert queued_functions(queue) == [DRAIN_JOB]  # one for all of them
+    deliver()  # the first drain job queues the second for what it left in the inbox
+    assert {submission(redis_conn, sid).status for sid in ids} == {SubmissionStatus.DELIVERED}
+    assert inbox(redis_conn) == []
+    assert queue.finished_job_registry.count == 2
+    assert sandbox.stats()["leads"] == BATCH_SIZE + 1

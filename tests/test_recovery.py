@@ -13,8 +13,9 @@ from service.app import create_app
 from service.config import Config
 from service.reprocess import Reprocessor
 from service.submissions import SubmissionStatus, SubmissionStore
-from tests.conftest import wait_for
+from tests.conftest import DRAIN_JOB, inbox, wait_for
 from workers import context, recovery
+from workers.batch import Drain
 from workers.worker import HEARTBEAT_GRACE_SECONDS
 
 JOB_TIMEOUT = 5
@@ -28,7 +29,8 @@ def test_a_worker_killed_mid_delivery_loses_nothing_and_duplicates_nothing(
     submission_id = client.post("/v1/forms/contact", json={"name": "Ann", "phone": "2015550123"}).json["submission_id"]
     processes.env["LEADGATE_JOB_TIMEOUT_SECONDS"] = str(JOB_TIMEOUT)
     worker = processes.worker()
-    wait_for(lambda: queue.started_job_registry.get_job_ids())
+    drain_id = wait_for(lambda: started_job_of(redis_conn, queue, submission_id))
+    assert Job.fetch(drain_id, connection=redis_conn).func_name == DRAIN_JOB
     killed_at = time.monotonic()
     time.sleep(0.3)  # the POST is on its way
     worker.send_signal(signal.SIGKILL)
@@ -41,8 +43,19 @@ def test_a_worker_killed_mid_delivery_loses_nothing_and_duplicates_nothing(
     deliver(job_timeout_seconds=JOB_TIMEOUT)
     done = SubmissionStore(redis_conn).get(submission_id)
     assert done.status is SubmissionStatus.DELIVERED
-    assert any("worker died while running" in e.get("note", "") for e in done.events)
+    assert any(f"worker died while running {drain_id}" in e.get("note", "") for e in done.events)
     assert len(sandbox.leads()) == 1  # the killed call had landed; the retry updated the same lead
+
+
+def job_of(redis_conn, submission_id: str) -> str | None:
+    """The job meant to carry the submission on, as its record says."""
+    return SubmissionStore(redis_conn).get(submission_id).job_id
+
+
+def started_job_of(redis_conn, queue, submission_id: str) -> str | None:
+    """The job a worker is running for ``submission_id`` (a drain job that took it from the inbox)."""
+    job_id = job_of(redis_conn, submission_id)
+    return job_id if job_id and job_id in queue.started_job_registry.get_job_ids() else None
 
 
 def test_sigterm_lets_a_worker_finish_its_current_delivery(client, processes, queue, redis_conn, sandbox) -> None:
@@ -54,6 +67,18 @@ def test_sigterm_lets_a_worker_finish_its_current_delivery(client, processes, qu
     assert worker.wait(timeout=30) == 0
     assert SubmissionStore(redis_conn).get(submission_id).status is SubmissionStatus.DELIVERED
     assert queue.started_job_registry.count == 0
+
+
+def test_a_worker_queues_a_drain_job_for_an_inbox_that_has_none(client, deliver, queue, redis_conn, sandbox) -> None:
+    submission_id = client.post("/v1/forms/contact", json={"name": "Ann", "phone": "2015550123"}).json["submission_id"]
+    # Stored, but its drain job never reached the queue (Redis went away between intake's two round
+    # trips) and the marker that one is waiting has expired since.
+    Job.fetch(queue.job_ids[0], connection=redis_conn).delete()
+    redis_conn.delete(keys.DRAIN_PENDING)
+    assert inbox(redis_conn) == [submission_id] and queue.count == 0
+    deliver()  # the worker's maintenance queues one before it looks at the queue
+    assert SubmissionStore(redis_conn).get(submission_id).status is SubmissionStatus.DELIVERED
+    assert len(sandbox.leads()) == 1
 
 
 def short_job_client(config: Config):
@@ -100,25 +125,41 @@ def worker_context(config):
 def test_the_sweep_queues_again_a_waiting_submission_whose_job_is_gone_ended_or_off_its_queue(
     client, deliver, queue, redis_conn, sandbox, worker_context
 ) -> None:
-    people = (("Ann", "2015550123"), ("Bob", "2015550124"), ("Cy", "2015550125"), ("Di", "2015550126"))
-    gone, ended, popped, live = (
-        client.post("/v1/forms/contact", json={"name": name, "phone": phone}).json["submission_id"]
-        for name, phone in people
-    )
-    redis_conn.delete(Job.key_for(gone))  # deleted by hand, evicted
-    Job.fetch(ended, connection=redis_conn).set_status(JobStatus.FAILED)  # failed by RQ with no callback
+    people = (("Ann", "2015550123"), ("Bob", "2015550124"), ("Cy", "2015550125"), ("Di", "2015550126"),
+              ("Ed", "2015550127"))  # fmt: skip
+    ids = [client.post("/v1/forms/contact", json={"name": name, "phone": phone}).json["submission_id"]
+           for name, phone in people]  # fmt: skip
+    batched, gone, ended, popped, live = ids
+    # A drain job takes them all, as a worker would, and gives four of them jobs of their own (as
+    # it does a retry); then it dies and RQ fails it without calling back: ``batched`` is left on it.
+    drain = Job.fetch(queue.job_ids[0], connection=redis_conn)
+    Drain(redis_conn, context.current(), drain).take()
+    assert inbox(redis_conn) == [] and {job_of(redis_conn, submission_id) for submission_id in ids} == {drain.id}
+    for submission_id in (gone, ended, popped, live):
+        assert recovery.requeue(redis_conn, submission_id, drain.id, queue.name, "runs again in a job of its own")
+    queue.remove(drain.id)
+    drain.set_status(JobStatus.FAILED)
+    own = {submission_id: job_of(redis_conn, submission_id) for submission_id in ids}
+    redis_conn.delete(Job.key_for(own[gone]))  # deleted by hand, evicted
+    Job.fetch(own[ended], connection=redis_conn).set_status(JobStatus.FAILED)  # failed by RQ with no callback
     for submission_id in (gone, ended, popped):  # popped: BLPOPed by a worker killed before starting it
-        queue.remove(submission_id)
+        queue.remove(own[submission_id])
 
     assert recovery.sweep_stranded(redis_conn) == []  # nothing is looked at before it has waited a while
     later = time.time() + recovery.STRANDED_AFTER_SECONDS + 1
-    assert sorted(recovery.sweep_stranded(redis_conn, now=later)) == sorted([gone, ended, popped])
+    assert sorted(recovery.sweep_stranded(redis_conn, now=later)) == sorted([batched, gone, ended, popped])
     assert recovery.sweep_stranded(redis_conn, now=later) == []  # the live job moved to the back
 
     deliver()
-    for submission_id in (gone, ended, popped, live):
+    why = {batched: "has failed", gone: "is gone", ended: "has failed", popped: "is queued but on no queue"}
+    for submission_id in ids:
         record = SubmissionStore(redis_conn).get(submission_id)
         assert record.status is SubmissionStatus.DELIVERED
-        assert submission_id == live or "found waiting, but its job" in record.events[1]["note"]
-    assert len(sandbox.leads()) == 4
+        swept = [e["note"] for e in record.events if e.get("note", "").startswith("found waiting")]
+        if submission_id == live:
+            assert swept == []
+        else:
+            (note,) = swept
+            assert note.startswith(f"found waiting, but its job {own[submission_id]} {why[submission_id]}; queued")
+    assert len(sandbox.leads()) == 5
     assert redis_conn.zcard(keys.WAITING_INDEX) == 0

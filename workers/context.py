@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 
 import httpx
 
+from service import metrics
 from service.config import Config, SourceConfig
 from service.errors import ConfigError
 from service.sources.common import PlatformLeadSchema
@@ -31,6 +32,11 @@ class DeliveryContext:
     _clients: dict[str, RotorClient] = field(default_factory=dict)
     _reader: LeadReader | None = None
     _schemas: dict[str, PlatformLeadSchema] = field(default_factory=dict)
+    # Intake-to-Rotor time, written to the shared histogram at most once a second (a round trip
+    # per delivery otherwise); what is buffered is written on close.
+    delivery_latency: metrics.ObservationBuffer = field(
+        default_factory=lambda: metrics.ObservationBuffer("leadgate_delivery_seconds")
+    )
 
     @classmethod
     def from_config(cls, config: Config) -> DeliveryContext:

@@ -15,7 +15,6 @@ After a failed call, ``workers.retry`` decides and this module carries it out.
 from __future__ import annotations
 
 import logging
-from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -63,8 +62,12 @@ def deliver_submission(submission_id: str) -> str | Retry:
 class Delivery:
     """One run of the delivery job for one submission."""
 
-    def __init__(self, connection: Redis, ctx: context.DeliveryContext, submission_id: str) -> None:
+    def __init__(
+        self, connection: Redis, ctx: context.DeliveryContext, submission_id: str, state: DeliveryState | None = None
+    ) -> None:
+        """``state``: the submission's, if the caller has just read it (a drain job reads its batch's at once)."""
         self.connection = connection
+        self._first_state = state
         self.ctx = ctx
         self.submission_id = submission_id
         self.store = SubmissionStore(connection, retention_seconds=ctx.config.retention_seconds)
@@ -74,7 +77,7 @@ class Delivery:
         self.circuit = AccountCircuit(connection, probe_seconds=ctx.config.auth_probe_seconds)
 
     def run(self) -> str | Retry:
-        state = self._state()
+        state = self._first_state or self._state()
         with logs.bound(source=state.source):
             return self._run(state)
 
@@ -92,20 +95,22 @@ class Delivery:
             raise SubmissionMissing(f"submission {self.submission_id} has no lead to deliver")
         if state.status in SETTLED or state.person is None:
             return self._deliver(state, [Member(self.submission_id, state)], Person(""))
-        person_id = self.people.current_id(state.person)
-        with self.people.locked(person_id) as held:
-            if not held:
+        with self.people.locked(state.person, self.submission_id, window_seconds=self.window) as gathered:
+            if gathered is None:
                 return Retry(max=RQ_RETRY_CAP, interval=LOCK_BUSY_RETRY_SECONDS)
-            state = replace(self._state(), person=person_id)  # another worker may have delivered it meanwhile
-            members = self.people.members(person_id, self.submission_id, state)
-            return self._deliver(state, members, self.people.get(person_id, window_seconds=self.window))
+            # Read again under the lock: another worker may have delivered it meanwhile.
+            state = self._stored(gathered.state)
+            members = self.people.members(self.submission_id, state, gathered.pending)
+            return self._deliver(state, members, gathered.person)
 
     @property
     def window(self) -> int:
         return self.ctx.config.dedup_window_seconds
 
     def _state(self) -> DeliveryState:
-        state = self.store.delivery_state(self.submission_id)
+        return self._stored(self.store.delivery_state(self.submission_id))
+
+    def _stored(self, state: DeliveryState | None) -> DeliveryState:
         if state is None:
             raise SubmissionMissing(f"submission {self.submission_id} is not stored (purged, or deleted by hand)")
         return state
@@ -192,8 +197,6 @@ class Delivery:
         with self.connection.pipeline() as pipe:
             self.store.record_attempt(self.submission_id, {"http_status": status}, pipeline=pipe)
             metrics.count(pipe, "leadgate_deliveries_total", account=state.account, outcome=str(status))
-            waited = datetime.now(UTC) - datetime.fromisoformat(state.received_at)
-            metrics.observe(pipe, "leadgate_delivery_seconds", waited.total_seconds())
             for submission_id in ids:
                 merged = {"merged_into": self.submission_id} if submission_id != self.submission_id else {}
                 note = f"lead {outcome} in Rotor" + (f" by {self.submission_id}'s upsert" if merged else "")
@@ -206,6 +209,8 @@ class Delivery:
             self.people.settle(state.person, ids, pipeline=pipe)
             pipe.srem(keys.account_deferred(state.account), *ids)
             pipe.execute()
+        waited = datetime.now(UTC) - datetime.fromisoformat(state.received_at)
+        self.ctx.delivery_latency.add(self.connection, waited.total_seconds())
 
     def _settle_as_duplicates(self, members: list[Member], person: Person) -> str:
         ids = [member.submission_id for member in members]

@@ -14,7 +14,7 @@ import secrets
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from redis import Redis
@@ -43,6 +43,31 @@ class Person:
 
 
 @dataclass(frozen=True)
+class Gathered:
+    """What a delivery reads under the person's lock: its own state (None if purged), the
+    person's pending list, and the person's record."""
+
+    state: DeliveryState | None
+    pending: list[str]
+    person: Person
+
+
+def _person(person_id: str, row: list[bytes | None], window_seconds: int) -> Person:
+    """The person's record; what was delivered counts only within the dedup window.
+
+    Past the window a repeat is news again (a new buying signal) and is sent as an update.
+    """
+    lead_id, delivered, delivered_by, delivered_at = row
+    recent = delivered_at is not None and time.time() - float(delivered_at) < window_seconds
+    return Person(
+        person_id,
+        lead_id=lead_id.decode() if lead_id else None,
+        delivered=json.loads(delivered) if delivered and recent else {},
+        delivered_by=delivered_by.decode() if delivered_by and recent else None,
+    )
+
+
+@dataclass(frozen=True)
 class Member:
     """One of the person's unsettled submissions."""
 
@@ -60,6 +85,7 @@ class People:
         self.store = store
         self.lock_ttl_ms = (job_timeout_seconds + LOCK_MARGIN_SECONDS) * 1000
         self._release = connection.register_script(RELEASE_SCRIPT)
+        self._held: dict[str, str] = {}  # person id: this delivery's lock token, while it holds the lock
 
     def current_id(self, person_id: str) -> str:
         """Follow folds: the person a (possibly folded) person id is now."""
@@ -71,45 +97,56 @@ class People:
         return person_id
 
     @contextmanager
-    def locked(self, person_id: str, *, wait_seconds: float = 5.0) -> Iterator[bool]:
-        """Hold the person's lock for the block; yields False if another worker kept it too long."""
+    def locked(
+        self, person_id: str, submission_id: str, *, window_seconds: int, wait_seconds: float = 5.0
+    ) -> Iterator[Gathered | None]:
+        """Hold the person's lock (``person_id``'s, or the person's it was folded into) for the
+        block, with what the delivery needs read under it; None if another worker kept it too long.
+
+        The reads travel with the lock's SET NX, in one round trip: Redis runs them after it, so
+        when the SET took the lock they see what no other worker will change before it is let go.
+        """
         token = secrets.token_hex(8)
         deadline = time.monotonic() + wait_seconds
-        while not self.connection.set(keys.person_lock(person_id), token, nx=True, px=self.lock_ttl_ms):
+        while True:
+            with self.connection.pipeline(transaction=False) as pipe:
+                pipe.set(keys.person_lock(person_id), token, nx=True, px=self.lock_ttl_ms)
+                pipe.get(keys.person_folded_into(person_id))
+                pipe.hmget(keys.submission(submission_id), list(DeliveryState.FIELDS))
+                pipe.lrange(keys.person_pending(person_id), 0, -1)
+                pipe.hmget(keys.person(person_id), ["lead_id", "delivered", "delivered_by", "delivered_at"])
+                held, folded_into, row, pending, person = pipe.execute()
+            if folded_into is not None:  # one of its submissions proved it someone else: lock that one
+                if held:
+                    self._release(keys=[keys.person_lock(person_id)], args=[token])
+                person_id = self.current_id(folded_into.decode())
+                continue
+            if held:
+                self._held[person_id] = token
+                break
             if time.monotonic() > deadline:
-                yield False
+                yield None
                 return
             time.sleep(0.02)
         try:
-            yield True
+            state = DeliveryState.from_row(row)
+            yield Gathered(
+                state=replace(state, person=person_id) if state else None,
+                pending=[raw.decode() for raw in pending],
+                person=_person(person_id, person, window_seconds),
+            )
         finally:
-            self._release(keys=[keys.person_lock(person_id)], args=[token])
+            if self._held.pop(person_id, None) == token:  # not let go of by ``settle`` already
+                self._release(keys=[keys.person_lock(person_id)], args=[token])
 
-    def members(self, person_id: str, own_id: str, own: DeliveryState) -> list[Member]:
-        """The person's submissions waiting for delivery, own first."""
-        ids = [raw.decode() for raw in self.connection.lrange(keys.person_pending(person_id), 0, -1)]
-        others = [sid for sid in dict.fromkeys(ids) if sid != own_id]
+    def members(self, own_id: str, own: DeliveryState, pending: list[str]) -> list[Member]:
+        """The person's submissions waiting for delivery (``pending``, its list), own first."""
+        others = [sid for sid in dict.fromkeys(pending) if sid != own_id]
         members = [Member(own_id, own)]
         for submission_id, state in zip(others, self.store.delivery_states(others), strict=True):
             if state is not None and state.status in JOINABLE and state.lead is not None:
                 members.append(Member(submission_id, state))
         return members
-
-    def get(self, person_id: str, *, window_seconds: int) -> Person:
-        """The person's record; what was delivered counts only within the dedup window.
-
-        Past the window a repeat is news again (a new buying signal) and is sent as an update.
-        """
-        lead_id, delivered, delivered_by, delivered_at = self.connection.hmget(
-            keys.person(person_id), ["lead_id", "delivered", "delivered_by", "delivered_at"]
-        )
-        recent = delivered_at is not None and time.time() - float(delivered_at) < window_seconds
-        return Person(
-            person_id,
-            lead_id=lead_id.decode() if lead_id else None,
-            delivered=json.loads(delivered) if delivered and recent else {},
-            delivered_by=delivered_by.decode() if delivered_by and recent else None,
-        )
 
     def forget_lead_id(self, person_id: str) -> None:
         self.connection.hdel(keys.person(person_id), "lead_id")
@@ -124,9 +161,13 @@ class People:
         })  # fmt: skip
         pipeline.expire(key, self.store.retention_seconds)
 
-    @staticmethod
-    def settle(person_id: str | None, member_ids: list[str], *, pipeline: Any) -> None:
-        """Take delivered or duplicate submissions off the person's pending list."""
-        if person_id is not None:
-            for submission_id in member_ids:
-                pipeline.lrem(keys.person_pending(person_id), 0, submission_id)
+    def settle(self, person_id: str | None, member_ids: list[str], *, pipeline: Any) -> None:
+        """Take delivered or duplicate submissions off the person's pending list; if this delivery
+        holds the person's lock, let go of it in the same transaction (no round trip of its own)."""
+        if person_id is None:
+            return
+        for submission_id in member_ids:
+            pipeline.lrem(keys.person_pending(person_id), 0, submission_id)
+        token = self._held.pop(person_id, None)
+        if token is not None:
+            pipeline.eval(RELEASE_SCRIPT, 1, keys.person_lock(person_id), token)

@@ -1,6 +1,9 @@
 """A waiting submission always has a live job: what carries it on when a delivery run ends badly.
 
-RQ calls ``recover_failed_run`` for every delivery job that raised. Most such runs have already
+A fresh submission's carrier is the inbox until a drain job takes it (``workers.batch``), and
+``workers.worker``'s maintenance keeps a drain job queued while the inbox holds any. From then on
+it is a job's: RQ calls ``recover_failed_run`` for every delivery or drain job that raised, and
+each submission the run left unsettled is carried on as below. Most such runs have already
 recorded why (a Rotor rejection marks the submission ``failed`` first). Two kinds have not, and
 would leave the submission waiting with no job to move it on:
 
@@ -33,7 +36,7 @@ from rq.exceptions import AbandonedJobError
 from rq.job import Job
 
 from service import keys
-from service.jobs import enqueue_redelivery
+from service.jobs import DRAIN_JOB, enqueue_redelivery
 from service.submissions import WAITING, SubmissionStore
 from workers import context
 from workers.deliver import Delivery
@@ -48,9 +51,23 @@ ENDED_JOB = {b"finished", b"failed", b"stopped", b"canceled"}
 def recover_failed_run(
     job: Job, connection: Redis, exc_type: type[BaseException], exc_value: BaseException, tb: TracebackType | None
 ) -> None:
-    submission_id = job.args[0]
+    """RQ's failure callback for delivery and drain jobs: carry on each submission the run left."""
+    if job.func_name == DRAIN_JOB:
+        submission_ids = [raw.decode() for raw in connection.lrange(keys.batch(job.id), 0, -1)]
+    else:
+        submission_ids = [job.args[0]]
+    for submission_id in submission_ids:
+        recover_interrupted(connection, submission_id, job, exc_type, exc_value)
+    connection.delete(keys.batch(job.id))
+
+
+def recover_interrupted(
+    connection: Redis, submission_id: str, job: Job, exc_type: type[BaseException], exc_value: BaseException
+) -> None:
+    """Carry on ``submission_id`` after ``job``'s run of it ended in an exception, unless it was settled or
+    recorded its outcome meanwhile (failed, deferred) or a newer job has it."""
     if current_job(connection, submission_id) != job.id:
-        return  # purged, settled, recorded its outcome (failed, deferred), or a newer job has it
+        return
     if isinstance(exc_type, type) and issubclass(exc_type, AbandonedJobError):
         requeue(connection, submission_id, job.id, job.origin, f"worker died while running {job.id}")
         return
@@ -68,11 +85,11 @@ def recover_failed_run(
 
 
 def current_job(connection: Redis, submission_id: str) -> str | None:
-    """The id of the job meant to carry the submission on; None unless it is waiting."""
+    """The id of the job meant to carry the submission on ("" in the inbox); None unless it is waiting."""
     status, job_id = connection.hmget(keys.submission(submission_id), ["status", "job_id"])
     if status is None or status.decode() not in WAITING:
         return None
-    return job_id.decode() if job_id else submission_id
+    return job_id.decode() if job_id else ""
 
 
 def requeue(
@@ -110,7 +127,7 @@ def sweep_stranded(connection: Redis, *, now: float | None = None) -> list[str]:
     with connection.pipeline(transaction=False) as pipe:
         for submission_id in ids:
             pipe.hget(keys.submission(submission_id), "job_id")
-        job_ids = [raw.decode() if raw else sid for raw, sid in zip(pipe.execute(), ids, strict=True)]
+        job_ids = [raw.decode() if raw else "" for raw in pipe.execute()]
         for job_id in job_ids:
             pipe.hmget(Job.key_for(job_id), ["status", "origin"])
         jobs = pipe.execute()
@@ -119,7 +136,9 @@ def sweep_stranded(connection: Redis, *, now: float | None = None) -> list[str]:
     in_queues = {name: set(Queue(name, connection=connection).get_job_ids()) for name in origins}
     live, requeued = {}, []
     for submission_id, job_id, (status, origin) in zip(ids, job_ids, jobs, strict=True):
-        if status is None:
+        if not job_id:
+            what = "is missing"
+        elif status is None:
             what = "is gone"
         elif status in ENDED_JOB:
             what = f"has {status.decode()}"

@@ -18,6 +18,7 @@ from rq.job import Job
 from service import keys
 from service.config import Config
 from service.connection import connect
+from service.jobs import ensure_drain
 from workers import context, recovery
 
 log = logging.getLogger(__name__)
@@ -43,6 +44,9 @@ class DeliveryWorker(SimpleWorker):
         super().run_maintenance_tasks()
         # One worker per interval sweeps (workers.recovery); the others find the key taken.
         try:
+            # A drain job for what waits in the inbox, should intake have failed to queue one.
+            if ensure_drain(self.connection, self.queues[0], context.current().config):
+                log.info("worker: queued a drain job for the inbox")
             if self.connection.set(keys.SWEEP_LOCK, self.name, nx=True, ex=MAINTENANCE_SECONDS - 1):
                 for submission_id in recovery.sweep_stranded(self.connection):
                     log.warning("submission %s had no live job; queued again", submission_id)
@@ -63,5 +67,9 @@ def run_worker(config: Config, *, burst: bool = False, name: str | None = None) 
     try:
         return worker.work(burst=burst, with_scheduler=True, logging_level="INFO")
     finally:
+        try:
+            delivery.delivery_latency.flush(connection)  # this process's last second of figures
+        except redis.RedisError as exc:
+            log.warning("worker: delivery latencies not written: %s", exc)
         context.install(None)
         delivery.close()

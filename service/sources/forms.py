@@ -8,6 +8,7 @@ notes. Both stay in the stored raw submission as well. Pure: no I/O.
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from collections.abc import Mapping
@@ -49,6 +50,7 @@ _FIELD_BY_ALIAS = {alias: field for field, aliases in ALIASES.items() for alias 
 _SEPARATORS = re.compile(r"[\s\-.]+")
 
 
+@functools.lru_cache(maxsize=4096)  # a site posts the same few field names every time
 def fold_key(key: str) -> str:
     """``'E-Mail Address'`` → ``'e_mail_address'``: the form in which keys are compared."""
     return _SEPARATORS.sub("_", key.strip().lower())
@@ -73,9 +75,10 @@ def split_fields(raw: Mapping[str, Any], *, honeypot_field: str) -> tuple[dict, 
     lead: dict[str, Any] = {}
     attribution: dict[str, str] = {}
     extra: dict[str, str] = {}
+    honeypot = fold_key(honeypot_field)
     for key, value in raw.items():
         folded = fold_key(key)
-        if folded in IGNORED or folded == fold_key(honeypot_field):
+        if folded in IGNORED or folded == honeypot:
             continue
         if folded in _FIELD_BY_ALIAS:
             # The first alias seen wins, so 'email' and '_replyto' posted together do not clash.
@@ -106,8 +109,9 @@ class WebsiteFormSchema(LeadSchema):
     class Meta:
         unknown = EXCLUDE  # leftovers are moved into notes by the pre_load, never sent as body fields
 
-    attribution = fields.Dict(keys=fields.String(), values=fields.String(), load_default=dict)
-    extra = fields.Dict(keys=fields.String(), values=fields.String(), load_default=dict)
+    # Built by the pre_load from flattened text, so their keys and values need no field of their own.
+    attribution = fields.Dict(load_default=dict)
+    extra = fields.Dict(load_default=dict)
 
     def __init__(self, *, form: FormConfig, phone_region: str = "US") -> None:
         super().__init__(phone_region=phone_region)
