@@ -116,10 +116,11 @@ class Config:
     dedup_window_seconds: int = 24 * 3600
     # How long raw payloads and PII are kept once a submission is settled or failed (and RQ's failed jobs).
     retention_seconds: int = 30 * 24 * 3600
-    # One delivery job: a platform read plus a Rotor call, each under connect 3 s + read timeout.
+    # One delivery run (a platform read plus a Rotor call, each under connect 3 s + read timeout):
+    # RQ's timeout for a job of its own; a drain job gets twice it (service.jobs).
     job_timeout_seconds: int = 30
     rotor_timeout_seconds: float = 10.0
-    # Public form endpoints, in flask-limiter's notation; kept in Redis so every web process shares them.
+    # Public form endpoints, in the `limits` notation; counted in Redis so every web process shares them.
     rate_limit_per_ip: str = "20 per minute"
     rate_limit_per_form: str = "600 per minute"
     trusted_proxies: int = 0  # how many proxies in front set X-Forwarded-For (0: use the socket's address)

@@ -42,9 +42,8 @@ local function resolve(identity_keys, new_person, ttl, prefix)
     local other = known[i]
     if other and other ~= person then
       local from, into = prefix .. other, prefix .. person
-      local waiting = redis.call('LRANGE', from .. ':pending', 0, -1)
-      if #waiting > 0 then redis.call('RPUSH', into .. ':pending', unpack(waiting)) end
-      redis.call('DEL', from .. ':pending')
+      -- One by one: unpack() of a long list would fail the script halfway (scripts do not roll back).
+      while redis.call('LMOVE', from .. ':pending', into .. ':pending', 'LEFT', 'RIGHT') do end
       local lead_id = redis.call('HGET', from, 'lead_id')
       if lead_id then redis.call('HSETNX', into, 'lead_id', lead_id) end
       redis.call('SET', from .. ':folded_into', person, 'EX', ttl)

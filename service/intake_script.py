@@ -1,7 +1,9 @@
 """Intake's one round trip: the script that counts, claims, resolves and stores a submission.
 
-Everything a submission needs before intake may answer 2xx happens in one Lua script, so it is
-atomic (all of it is in Redis, or none of it) and costs one round trip:
+Everything a submission needs before intake may answer 2xx happens in one Lua script: one round
+trip, and no other client sees it half done. (Redis does not roll back a script that fails
+halfway; nothing here can fail on data, and a claim whose record was never written counts for
+nothing, so a sender's retry after a 503 is stored afresh.) In order:
 
 1. the rate limits it counts against (form posts): a refused post stores nothing;
 2. its idempotency key (a platform's lead id, or a form's content fingerprint): a redelivery is
@@ -47,17 +49,18 @@ local status, event, record = h.status, h.event, {unpack(ARGV, 3)}
 local function set(field, value) record[#record + 1] = field; record[#record + 1] = value end
 if h.idempotency then
   local first = redis.call('GET', h.idempotency[1])
-  if first then
+  -- A claim counts once its record exists: a script that failed after claiming stored nothing.
+  if first and redis.call('EXISTS', s.submission_prefix .. first) == 1 then
     status, event = 'duplicate', h.duplicate_event:gsub('FIRST', first)
     set('status', status); set('duplicate_of', first)
   else
     redis.call('SET', h.idempotency[1], h.id, 'EX', h.idempotency[2])
   end
 end
-local person, drain = '', 0
+local drain = 0
 if h.deliver and status ~= 'duplicate' then
   if #h.identity > 0 then
-    person = resolve(h.identity, h.new_person, s.person_ttl, s.person_prefix)
+    local person = resolve(h.identity, h.new_person, s.person_ttl, s.person_prefix)
     set('person', person)
     redis.call('RPUSH', s.person_prefix .. person .. ':pending', h.id)
   end
@@ -72,7 +75,7 @@ if s.final[status] then
   redis.call('EXPIRE', KEYS[2], s.retention)
 end
 if status == 'failed' then redis.call('ZADD', KEYS[6], h.now, h.id) end
-return {status, person, drain}
+return {status, drain}
 """
 )
 
@@ -89,10 +92,9 @@ class Limit:
 
 @dataclass(frozen=True)
 class Stored:
-    """What the script did: the status stored, the person, and whether a drain job must be enqueued."""
+    """What the script did: the status stored, and whether the caller must enqueue a drain job."""
 
     status: SubmissionStatus
-    person: str | None
     drain_wanted: bool
 
 
@@ -109,6 +111,7 @@ class IntakeScript:
         self._script = connection.register_script(STORE_SCRIPT)
         settings = {
             "person_ttl": person_ttl_seconds, "person_prefix": keys.person(""), "drain_ttl": DRAIN_PENDING_SECONDS,
+            "submission_prefix": keys.submission(""),
             "final": {state.value: True for state in FINAL}, "retention": retention_seconds,
         }  # fmt: skip
         self._settings = json.dumps(settings, separators=(",", ":"))  # the same for every submission
@@ -150,4 +153,4 @@ class IntakeScript:
         answer = self._script(keys=script_keys, args=args)
         if answer[0] == b"limited":
             return Refused(limit=answer[1].decode(), retry_after=max(1, int(answer[2])))
-        return Stored(SubmissionStatus(answer[0].decode()), answer[1].decode() or None, bool(answer[2]))
+        return Stored(SubmissionStatus(answer[0].decode()), bool(answer[1]))

@@ -25,6 +25,14 @@ DRAIN_JOB = "workers.batch.deliver_inbox"
 ON_FAILURE = "workers.recovery.recover_failed_run"
 # Finished jobs need not stay in RQ: the submission record keeps the outcome.
 DELIVERY_RESULT_TTL = 3600
+# A drain job starts its batch's deliveries only within its first job timeout (workers.batch),
+# so each delivery it starts has a whole job timeout left, as a job of its own would.
+DRAIN_TIMEOUT_FACTOR = 2
+
+
+def drain_timeout_seconds(config: Config) -> int:
+    """RQ's timeout for a drain job; the longest any delivery run can last."""
+    return config.job_timeout_seconds * DRAIN_TIMEOUT_FACTOR
 
 
 def enqueue_delivery(
@@ -32,19 +40,18 @@ def enqueue_delivery(
     submission_id: str,
     config: Config,
     *,
-    job_id: str | None = None,
+    job_id: str,
     at: datetime | None = None,
     pipeline: Pipeline | None = None,
 ) -> Job:
-    """Queue ``deliver_submission(submission_id)`` now, or schedule it for ``at``.
+    """Queue ``deliver_submission(submission_id)`` as ``job_id`` now, or schedule it for ``at``.
 
-    The first job of a submission has the submission's id; later ones (after a deferral) get
-    ``<id>-<n>``, since a job cannot schedule a new run of itself under its own id. RQ keeps a
-    failed job for the retention period, like the submission record.
+    Ids start with the submission's id (``<id>-<n>`` after a deferral, ``<id>-<random>`` for a
+    redelivery). RQ keeps a failed job for the retention period, like the submission record.
     """
     options = {
         "args": (submission_id,),
-        "job_id": job_id or submission_id,
+        "job_id": job_id,
         "timeout": config.job_timeout_seconds,
         "result_ttl": DELIVERY_RESULT_TTL,
         "failure_ttl": config.retention_seconds,
@@ -63,7 +70,7 @@ def enqueue_redelivery(
     """A fresh delivery job for a submission whose job is spent (failed, dead, replaced), made its
     ``job_id`` in the same transaction; ``pipeline`` must be in MULTI. Returns the new job's id.
 
-    Ids are ``<submission id>-<random>``: RQ keeps the spent job under the submission's own id.
+    Ids are ``<submission id>-<random>``: RQ may still keep the spent one (failed, or finished).
     """
     job_id = f"{submission_id}-{secrets.token_hex(3)}"
     enqueue_delivery(queue, submission_id, config, job_id=job_id, at=at, pipeline=pipeline)
@@ -75,7 +82,7 @@ def enqueue_drain(queue: Queue, config: Config) -> Job:
     """Queue a drain job: it delivers the next batch from the inbox. Whoever set
     ``keys.DRAIN_PENDING`` calls this, so one drain job at a time waits on the queue."""
     return queue.enqueue_call(
-        DRAIN_JOB, timeout=config.job_timeout_seconds, result_ttl=DELIVERY_RESULT_TTL,
+        DRAIN_JOB, timeout=drain_timeout_seconds(config), result_ttl=DELIVERY_RESULT_TTL,
         failure_ttl=config.retention_seconds, on_failure=Callback(ON_FAILURE), description="deliver from the inbox",
     )  # fmt: skip
 

@@ -84,7 +84,8 @@ def person(person_id: str) -> str:
 def person_pending(person_id: str) -> str:
     """List: ids of the person's submissions not yet settled, merged into one upsert when delivered.
 
-    ``service.identity.RESOLVE_SCRIPT`` builds this name too, when it folds one person into another.
+    ``service.identity.RESOLVE_FUNCTION`` builds this name too, when it folds one person into another,
+    and so does intake's store script (``service.intake_script``).
     """
     return f"{PREFIX}:person:{person_id}:pending"
 

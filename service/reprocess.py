@@ -1,9 +1,9 @@
 """What the person on call does: list failures, retry them, replay them with today's mapping, discard.
 
-Used by both the CLI and the ops API, so the two always behave the same. Retrying puts a failed
-submission's delivery job back on its queue: the very job RQ kept in its failed registry when there
-is one (exactly what ``rq requeue`` does), a new one otherwise. The job itself reopens the
-submission with a fresh retry budget, so a retry from rq-dashboard is the same retry. Replaying
+Used by both the CLI and the ops API, so the two always behave the same. Retrying gives a failed
+submission a delivery job of its own (``service.jobs.enqueue_redelivery``); the job reopens the
+submission with a fresh retry budget, exactly as when ``rq requeue`` or rq-dashboard requeues a
+failed job of RQ's, so a retry from there is the same retry. Replaying
 re-normalises the raw payload with today's mapping (the fix for a mapping bug) and delivers it onto
 the person's known Rotor lead, past the dedup window.
 """

@@ -7,6 +7,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 
+from service import keys
 from service.app import create_app
 from service.config import Config
 from service.submissions import SubmissionStatus, SubmissionStore
@@ -49,6 +50,16 @@ def test_a_post_refused_by_a_rate_limit_stores_and_claims_nothing(config, redis_
     retried = client.post("/v1/forms/contact", json=bob, environ_base={"REMOTE_ADDR": "10.0.0.9"})
     assert retried.status_code == 202
     again = retried.json["submission_id"]
+    assert SubmissionStore(redis_conn).get(again).status is SubmissionStatus.QUEUED
+    assert inbox(redis_conn) == [first, again]
+
+
+def test_a_claim_whose_record_was_never_written_does_not_make_a_duplicate(client, redis_conn) -> None:
+    # A store script that failed after claiming (Redis does not roll scripts back) leaves a claim
+    # naming a record that does not exist; the sender's retry must be stored, not dropped.
+    first = post(client, **ANN)
+    redis_conn.delete(keys.submission(first), keys.submission_events(first))
+    again = post(client, **ANN)
     assert SubmissionStore(redis_conn).get(again).status is SubmissionStatus.QUEUED
     assert inbox(redis_conn) == [first, again]
 

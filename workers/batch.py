@@ -3,23 +3,29 @@
 RQ's bookkeeping costs a few milliseconds per job, more than the delivery itself does beside the
 Rotor call (perf-notes.md), so fresh submissions are not given a job each: intake appends them
 to ``keys.INBOX`` and ``deliver_inbox`` takes up to ``BATCH_SIZE`` at a time. Each is delivered
-exactly as its own job would (``workers.deliver.Delivery``, the person's lock, the quota); what
-would have been that job's next run (a retry, a busy person) becomes a job of its own.
+by the same code as a job of its own (``workers.deliver.Delivery``: the person's lock, the quota)
+and with as much time: a delivery starts only within the drain job's first job timeout, and the
+drain job's timeout is twice that. What would have been a job's next run (a retry, a busy
+person) becomes a job of its own.
 
 No submission is left behind by a batch:
 
-* The take (``TAKE_SCRIPT``) is atomic: the ids leave the inbox, get this job as their ``job_id``,
-  enter the waiting index and are listed under ``keys.batch(job id)``, or none of it happens.
-* A run that dies or is interrupted hands its unsettled submissions to ``workers.recovery``,
-  through RQ's failure callback or, failing that, the waiting index's sweep.
-* A batch that runs long gives back what it has not started, so the job ends within its timeout.
+* The take (``TAKE_SCRIPT``) is one script, so no other client sees a half-taken batch: the ids
+  leave the inbox, get this job as their ``job_id``, enter the waiting index and are listed under
+  ``keys.batch(job id)``.
+* A run cut short (RQ's timeout, Redis gone) gives back to the inbox what it had not started; the
+  one it was running, or all it had left if the worker died, go to ``workers.recovery`` through
+  RQ's failure callback or, failing that, the waiting index's sweep.
+* A batch still running at the end of its start window gives back the rest the same way.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
 
+import redis
 from redis import Redis
 from rq import Queue, Retry, get_current_job
 from rq.job import Job
@@ -36,23 +42,23 @@ from workers.deliver import Delivery, SubmissionMissing
 log = logging.getLogger(__name__)
 
 BATCH_SIZE = 25
-# A delivery needs at most a Rotor timeout plus the person lock's wait; the last one started
-# keeps two thirds of the job's time.
-START_WITHIN_SHARE = 1 / 3
 # KEYS: the inbox, DRAIN_PENDING, the waiting index, the batch list. ARGV: the job id, the batch
 # size, now, the batch list's TTL, the submission key prefix, DRAIN_PENDING's TTL, then the fields
-# of DeliveryState. Returns the ids taken, their DeliveryState rows, then 1 if the caller must
-# queue another drain job for what is left.
+# of DeliveryState (status first). Returns the ids taken, their DeliveryState rows, then 1 if the
+# caller must queue another drain job for what is left. An id whose record is gone (deleted by
+# hand) or already settled (merged into a delivery of its person meanwhile) is dropped.
 TAKE_SCRIPT = """
 redis.call('DEL', KEYS[2])
 local ids = redis.call('LPOP', KEYS[1], ARGV[2]) or {}
 local taken, rows = {}, {}
+local waiting = {queued = true, received = true, deferred = true}
 for _, id in ipairs(ids) do
-  if redis.call('EXISTS', ARGV[5] .. id) == 1 then  -- else deleted by hand while it waited
+  local row = redis.call('HMGET', ARGV[5] .. id, unpack(ARGV, 7))
+  if row[1] and waiting[row[1]] then
     redis.call('HSET', ARGV[5] .. id, 'job_id', ARGV[1])
     redis.call('ZADD', KEYS[3], ARGV[3], id)
     taken[#taken + 1] = id
-    rows[#rows + 1] = redis.call('HMGET', ARGV[5] .. id, unpack(ARGV, 7))
+    rows[#rows + 1] = row
   end
 end
 if #taken > 0 then
@@ -63,12 +69,14 @@ local more = 0
 if redis.call('LLEN', KEYS[1]) > 0 and redis.call('SET', KEYS[2], '1', 'NX', 'EX', ARGV[6]) then more = 1 end
 return {taken, rows, more}
 """
-# Back to the head of the inbox, in order, as if never taken.
+# Back to the head of the inbox, in order, as if never taken (and off the batch list, so the
+# failure callback leaves them alone). KEYS: the inbox, the waiting index, the batch list.
 GIVE_BACK_SCRIPT = """
 for i = #ARGV, 2, -1 do
   redis.call('LPUSH', KEYS[1], ARGV[i])
   redis.call('HDEL', ARGV[1] .. ARGV[i], 'job_id')
   redis.call('ZREM', KEYS[2], ARGV[i])
+  redis.call('LREM', KEYS[3], 0, ARGV[i])
 end
 """
 
@@ -98,16 +106,27 @@ class Drain:
     def run(self) -> dict[str, int]:
         batch = self.take()
         ids = list(batch)
-        start_by = time.monotonic() + self.ctx.config.job_timeout_seconds * START_WITHIN_SHARE
+        # Started only within the first job timeout: each delivery keeps a whole one (the drain
+        # job's timeout is twice that, service.jobs.drain_timeout_seconds), as a job of its own did.
+        start_by = time.monotonic() + self.ctx.config.job_timeout_seconds
         outcomes: dict[str, int] = {}
-        for index, submission_id in enumerate(ids):
-            if index and time.monotonic() > start_by:
-                self.give_back(ids[index:])
-                outcomes["given back"] = len(ids) - index
-                break
-            with logs.bound(submission_id=submission_id):
-                what = self.deliver(submission_id, batch[submission_id])
-            outcomes[what] = outcomes.get(what, 0) + 1
+        index = 0
+        try:
+            for index, submission_id in enumerate(ids):
+                if index and time.monotonic() > start_by:
+                    self.give_back(ids[index:])
+                    outcomes["given back"] = len(ids) - index
+                    break
+                with logs.bound(submission_id=submission_id):
+                    what = self.deliver(submission_id, batch[submission_id])
+                outcomes[what] = outcomes.get(what, 0) + 1
+        except BaseException:
+            # Cut short (RQ's timeout, Redis gone): the one running is the failure callback's to
+            # carry on; the ones not started go back, charged nothing. Best effort: what this
+            # cannot give back, the callback requeues.
+            with contextlib.suppress(redis.RedisError):
+                self.give_back(ids[index + 1 :])
+            raise
         self.connection.delete(keys.batch(self.job.id))  # every one settled, recorded or handed on
         return outcomes
 
@@ -120,13 +139,23 @@ class Drain:
                 DRAIN_PENDING_SECONDS, *DeliveryState.FIELDS]  # fmt: skip
         taken, rows, more = self._take(keys=script_keys, args=args)
         if more:
-            enqueue_drain(self.queue, self.ctx.config)  # the next worker starts on the rest now
+            self.enqueue_drain()  # the next worker starts on the rest now
         return {raw.decode(): DeliveryState.from_row(row) for raw, row in zip(taken, rows, strict=True)}
 
     def give_back(self, ids: list[str]) -> None:
-        self._give_back(keys=[keys.INBOX, keys.WAITING_INDEX], args=[keys.submission(""), *ids])
+        if not ids:
+            return
+        script_keys = [keys.INBOX, keys.WAITING_INDEX, keys.batch(self.job.id)]
+        self._give_back(keys=script_keys, args=[keys.submission(""), *ids])
         if self.connection.set(keys.DRAIN_PENDING, 1, nx=True, ex=DRAIN_PENDING_SECONDS):
+            self.enqueue_drain()
+
+    def enqueue_drain(self) -> None:
+        """Queue the next drain job; if Redis will not take it, a worker's maintenance will."""
+        try:
             enqueue_drain(self.queue, self.ctx.config)
+        except redis.RedisError as exc:
+            log.warning("no drain job queued (a worker's maintenance will queue one): %s", exc)
 
     def deliver(self, submission_id: str, state: DeliveryState | None) -> str:
         """One submission, as its own job would; what happened, in a word or two."""

@@ -1,10 +1,12 @@
-"""The delivery job: a person's waiting submissions, merged into one upsert within the account's budget.
+"""A delivery run: a person's waiting submissions, merged into one upsert within the account's budget.
 
-``deliver_submission`` is what RQ runs; it takes only an id and reads everything else from Redis,
-so a job requeued by ``rq requeue`` or rq-dashboard behaves exactly like a first run, and a job
-run twice (RQ is at-least-once) finds its submission settled and spends nothing.
+``Delivery`` runs inside a drain job for fresh submissions (``workers.batch``) and inside
+``deliver_submission``, the job a submission gets of its own to run again later (a retry, a
+deferral, an operator's retry). Both take only ids and read everything else from Redis, so a job
+requeued by ``rq requeue`` or rq-dashboard behaves exactly like a first run, and a run repeated
+(RQ is at-least-once) finds its submission settled and spends nothing.
 
-Under the person's lock (``workers.people``) the job gathers every waiting submission of that
+Under the person's lock (``workers.people``) the run gathers every waiting submission of that
 person, merges them (``workers.merge``) and either finds Rotor already has all of it (``duplicate``,
 no request) or sends one upsert, carrying the Rotor lead id once known. Before the call it needs
 the account running (not paused) and one request reserved from the quota; without either the
@@ -24,7 +26,7 @@ from rq import Queue, Retry, get_current_job
 from service import keys, logs, metrics
 from service.errors import DeliveryError, RotorConnectFailed
 from service.identity import PersonIndex
-from service.jobs import enqueue_delivery
+from service.jobs import drain_timeout_seconds, enqueue_delivery
 from service.sources.registry import TEST_LEAD_CHECKS, load_lead
 from service.submissions import DeliveryState, SubmissionStatus, SubmissionStore
 from workers import context
@@ -60,7 +62,7 @@ def deliver_submission(submission_id: str) -> str | Retry:
 
 
 class Delivery:
-    """One run of the delivery job for one submission."""
+    """One delivery run for one submission (in a drain job or a job of its own)."""
 
     def __init__(
         self, connection: Redis, ctx: context.DeliveryContext, submission_id: str, state: DeliveryState | None = None
@@ -71,7 +73,7 @@ class Delivery:
         self.ctx = ctx
         self.submission_id = submission_id
         self.store = SubmissionStore(connection, retention_seconds=ctx.config.retention_seconds)
-        self.people = People(connection, self.store, job_timeout_seconds=ctx.config.job_timeout_seconds)
+        self.people = People(connection, self.store, run_timeout_seconds=drain_timeout_seconds(ctx.config))
         self.person_index = PersonIndex(connection, ttl_seconds=ctx.config.retention_seconds)
         self.ledger = QuotaLedger(connection, reset_utc=ctx.config.quota_reset_utc)
         self.circuit = AccountCircuit(connection, probe_seconds=ctx.config.auth_probe_seconds)

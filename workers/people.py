@@ -23,8 +23,8 @@ from service import keys
 from service.submissions import DeliveryState, SubmissionStatus, SubmissionStore
 from workers.merge import Piece, accumulate
 
-# Past the job timeout (after which RQ interrupts the job) by this much, so a holder that died
-# blocks the person no longer than it could have run.
+# Past the longest a delivery run can last (a drain job's timeout, after which RQ interrupts it)
+# by this much, so a holder that died blocks the person no longer than it could have run.
 LOCK_MARGIN_SECONDS = 5
 RELEASE_SCRIPT = """
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
@@ -80,10 +80,10 @@ class Member:
 
 
 class People:
-    def __init__(self, connection: Redis, store: SubmissionStore, *, job_timeout_seconds: int) -> None:
+    def __init__(self, connection: Redis, store: SubmissionStore, *, run_timeout_seconds: int) -> None:
         self.connection = connection
         self.store = store
-        self.lock_ttl_ms = (job_timeout_seconds + LOCK_MARGIN_SECONDS) * 1000
+        self.lock_ttl_ms = (run_timeout_seconds + LOCK_MARGIN_SECONDS) * 1000
         self._release = connection.register_script(RELEASE_SCRIPT)
         self._held: dict[str, str] = {}  # person id: this delivery's lock token, while it holds the lock
 
@@ -104,10 +104,12 @@ class People:
         block, with what the delivery needs read under it; None if another worker kept it too long.
 
         The reads travel with the lock's SET NX, in one round trip: Redis runs them after it, so
-        when the SET took the lock they see what no other worker will change before it is let go.
+        when the SET took the lock no other delivery changes what they saw before it is let go
+        (intake may still add to the pending list, which the merge reads again).
         """
         token = secrets.token_hex(8)
         deadline = time.monotonic() + wait_seconds
+        folds = 0
         while True:
             with self.connection.pipeline(transaction=False) as pipe:
                 pipe.set(keys.person_lock(person_id), token, nx=True, px=self.lock_ttl_ms)
@@ -116,10 +118,10 @@ class People:
                 pipe.lrange(keys.person_pending(person_id), 0, -1)
                 pipe.hmget(keys.person(person_id), ["lead_id", "delivered", "delivered_by", "delivered_at"])
                 held, folded_into, row, pending, person = pipe.execute()
-            if folded_into is not None:  # one of its submissions proved it someone else: lock that one
+            if folded_into is not None and folds < 10:  # proved someone else: lock that one (10: no cycle)
                 if held:
                     self._release(keys=[keys.person_lock(person_id)], args=[token])
-                person_id = self.current_id(folded_into.decode())
+                person_id, folds = self.current_id(folded_into.decode()), folds + 1
                 continue
             if held:
                 self._held[person_id] = token
@@ -135,9 +137,14 @@ class People:
                 pending=[raw.decode() for raw in pending],
                 person=_person(person_id, person, window_seconds),
             )
-        finally:
-            if self._held.pop(person_id, None) == token:  # not let go of by ``settle`` already
-                self._release(keys=[keys.person_lock(person_id)], args=[token])
+        except BaseException:
+            # A settle that queued the release may never have reached Redis: let go here too
+            # (the release deletes only this token, so twice is harmless).
+            self._held.pop(person_id, None)
+            self._release(keys=[keys.person_lock(person_id)], args=[token])
+            raise
+        if self._held.pop(person_id, None) == token:  # not let go of by ``settle`` already
+            self._release(keys=[keys.person_lock(person_id)], args=[token])
 
     def members(self, own_id: str, own: DeliveryState, pending: list[str]) -> list[Member]:
         """The person's submissions waiting for delivery (``pending``, its list), own first."""

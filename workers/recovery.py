@@ -45,6 +45,7 @@ from workers.deliver import Delivery
 # longer than a job can run, so a job that is merely slow is never taken for a stranded one.
 STRANDED_AFTER_SECONDS = 60
 SWEEP_BATCH = 500
+REQUEUE_TRIES = 3
 ENDED_JOB = {b"finished", b"failed", b"stopped", b"canceled"}
 
 
@@ -95,29 +96,35 @@ def current_job(connection: Redis, submission_id: str) -> str | None:
 def requeue(
     connection: Redis, submission_id: str, dead_job_id: str, queue_name: str, reason: str, *, delay: int = 0
 ) -> bool:
-    """Carry the submission on in a new job, unless it moved on meanwhile (no longer ``dead_job_id``'s)."""
+    """Carry the submission on in a new job, unless it moved on meanwhile (no longer ``dead_job_id``'s).
+
+    A write to the record while this looks (a note, a merge's lead edit) makes it look again.
+    """
     at = datetime.now(UTC) + timedelta(seconds=delay) if delay else None
-    with connection.pipeline() as pipe:
-        try:
-            pipe.watch(keys.submission(submission_id))
-            if current_job(pipe, submission_id) != dead_job_id:
-                return False
-            pipe.multi()
-            queue = Queue(queue_name, connection=connection)
-            job_id = enqueue_redelivery(queue, submission_id, context.current().config, at=at, pipeline=pipe)
-            pipe.zadd(keys.WAITING_INDEX, {submission_id: time.time()}, xx=True)
-            SubmissionStore.note(pipe, submission_id, f"{reason}; queued again as {job_id}")
-            pipe.execute()
-        except redis.WatchError:
-            return False
-    return True
+    for _ in range(REQUEUE_TRIES):
+        with connection.pipeline() as pipe:
+            try:
+                pipe.watch(keys.submission(submission_id))
+                if current_job(pipe, submission_id) != dead_job_id:
+                    return False
+                pipe.multi()
+                queue = Queue(queue_name, connection=connection)
+                job_id = enqueue_redelivery(queue, submission_id, context.current().config, at=at, pipeline=pipe)
+                pipe.zadd(keys.WAITING_INDEX, {submission_id: time.time()}, xx=True)
+                SubmissionStore.note(pipe, submission_id, f"{reason}; queued again as {job_id}")
+                pipe.execute()
+                return True
+            except redis.WatchError:
+                continue
+    return False  # the sweep looks again within a minute
 
 
 def sweep_stranded(connection: Redis, *, now: float | None = None) -> list[str]:
     """Queue again the waiting submissions whose job has ended or is gone; return their ids.
 
     Looks at the ``SWEEP_BATCH`` longest-unchanged ones; those with a live job move to the back of
-    the index, so successive sweeps go round a backlog of any size.
+    the index, so successive sweeps go round a backlog of any size, and those no longer waiting
+    (settled, or their record gone) leave it.
     """
     now = time.time() if now is None else now
     stale = connection.zrangebyscore(keys.WAITING_INDEX, "-inf", now - STRANDED_AFTER_SECONDS, start=0, num=SWEEP_BATCH)
@@ -126,8 +133,12 @@ def sweep_stranded(connection: Redis, *, now: float | None = None) -> list[str]:
         return []
     with connection.pipeline(transaction=False) as pipe:
         for submission_id in ids:
-            pipe.hget(keys.submission(submission_id), "job_id")
-        job_ids = [raw.decode() if raw else "" for raw in pipe.execute()]
+            pipe.hmget(keys.submission(submission_id), ["status", "job_id"])
+        waiting = {sid: (job_id or b"").decode() for sid, (status, job_id) in zip(ids, pipe.execute(), strict=True)
+                   if status is not None and status.decode() in WAITING}  # fmt: skip
+        if len(waiting) < len(ids):
+            connection.zrem(keys.WAITING_INDEX, *(sid for sid in ids if sid not in waiting))
+        ids, job_ids = list(waiting), list(waiting.values())
         for job_id in job_ids:
             pipe.hmget(Job.key_for(job_id), ["status", "origin"])
         jobs = pipe.execute()
@@ -150,6 +161,8 @@ def sweep_stranded(connection: Redis, *, now: float | None = None) -> list[str]:
         queue_name = origin.decode() if origin else keys.DELIVERY_QUEUE
         if requeue(connection, submission_id, job_id, queue_name, f"found waiting, but its job {job_id} {what}"):
             requeued.append(submission_id)
+        else:  # it moved on meanwhile: looked at again after the others
+            live[submission_id] = now
     if live:
         connection.zadd(keys.WAITING_INDEX, live, xx=True)
     return requeued
