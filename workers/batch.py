@@ -41,7 +41,7 @@ from workers.deliver import Delivery, SubmissionMissing
 
 log = logging.getLogger(__name__)
 
-BATCH_SIZE = 25
+BATCH_SIZE = 50
 # KEYS: the inbox, DRAIN_PENDING, the waiting index, the batch list. ARGV: the job id, the batch
 # size, now, the batch list's TTL, the submission key prefix, DRAIN_PENDING's TTL, then the fields
 # of DeliveryState (status first). Returns the ids taken, their DeliveryState rows, then 1 if the

@@ -96,14 +96,18 @@ class Delivery:
         if state.lead is None and state.status not in SETTLED:
             raise SubmissionMissing(f"submission {self.submission_id} has no lead to deliver")
         if state.status in SETTLED or state.person is None:
-            return self._deliver(state, [Member(self.submission_id, state)], Person(""))
-        with self.people.locked(state.person, self.submission_id, window_seconds=self.window) as gathered:
+            paused = self.circuit.paused_reason(state.account)
+            return self._deliver(state, [Member(self.submission_id, state)], Person(""), paused)
+        paused_key = keys.account_paused(state.account)
+        with self.people.locked(state.person, self.submission_id, window_seconds=self.window,
+                                also_read=[paused_key]) as gathered:  # fmt: skip
             if gathered is None:
                 return Retry(max=RQ_RETRY_CAP, interval=LOCK_BUSY_RETRY_SECONDS)
             # Read again under the lock: another worker may have delivered it meanwhile.
             state = self._stored(gathered.state)
             members = self.people.members(self.submission_id, state, gathered.pending)
-            return self._deliver(state, members, gathered.person)
+            paused = gathered.also_read[paused_key]
+            return self._deliver(state, members, gathered.person, paused.decode() if paused else None)
 
     @property
     def window(self) -> int:
@@ -163,7 +167,8 @@ class Delivery:
         )
         return f"failed: {reason}"
 
-    def _deliver(self, state: DeliveryState, members: list[Member], person: Person) -> str | Retry:
+    def _deliver(self, state: DeliveryState, members: list[Member], person: Person, paused: str | None) -> str | Retry:
+        """``paused``: why the account is paused, if it is (``AccountCircuit.paused_reason``)."""
         if state.status in SETTLED:
             return f"already {state.status.value}"
         body = merge([member.piece for member in members])
@@ -173,7 +178,6 @@ class Delivery:
         if person.lead_id and "id" not in body:
             body = {"id": person.lead_id, **body}
         account = state.account
-        paused = self.circuit.paused_reason(account)
         if paused and not self.circuit.claim_probe(account):
             wait = self.circuit.seconds_to_next_probe(account)
             return self._defer(state, datetime.now(UTC) + timedelta(seconds=wait), f"account paused: {paused}")

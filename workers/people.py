@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import secrets
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -50,6 +50,7 @@ class Gathered:
     state: DeliveryState | None
     pending: list[str]
     person: Person
+    also_read: dict[str, bytes | None]  # the value of each key the caller asked for besides
 
 
 def _person(person_id: str, row: list[bytes | None], window_seconds: int) -> Person:
@@ -98,7 +99,13 @@ class People:
 
     @contextmanager
     def locked(
-        self, person_id: str, submission_id: str, *, window_seconds: int, wait_seconds: float = 5.0
+        self,
+        person_id: str,
+        submission_id: str,
+        *,
+        window_seconds: int,
+        also_read: Sequence[str] = (),
+        wait_seconds: float = 5.0,
     ) -> Iterator[Gathered | None]:
         """Hold the person's lock (``person_id``'s, or the person's it was folded into) for the
         block, with what the delivery needs read under it; None if another worker kept it too long.
@@ -117,7 +124,9 @@ class People:
                 pipe.hmget(keys.submission(submission_id), list(DeliveryState.FIELDS))
                 pipe.lrange(keys.person_pending(person_id), 0, -1)
                 pipe.hmget(keys.person(person_id), ["lead_id", "delivered", "delivered_by", "delivered_at"])
-                held, folded_into, row, pending, person = pipe.execute()
+                for key in also_read:  # e.g. the account's pause flag: one round trip fewer
+                    pipe.get(key)
+                held, folded_into, row, pending, person, *extra = pipe.execute()
             if folded_into is not None and folds < 10:  # proved someone else: lock that one (10: no cycle)
                 if held:
                     self._release(keys=[keys.person_lock(person_id)], args=[token])
@@ -136,6 +145,7 @@ class People:
                 state=replace(state, person=person_id) if state else None,
                 pending=[raw.decode() for raw in pending],
                 person=_person(person_id, person, window_seconds),
+                also_read=dict(zip(also_read, extra, strict=True)),
             )
         except BaseException:
             # A settle that queued the release may never have reached Redis: let go here too
