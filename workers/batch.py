@@ -162,7 +162,7 @@ class Drain:
         try:
             outcome = Delivery(self.connection, self.ctx, submission_id, state).run()
         except JobTimeoutException:
-            raise  # the whole batch is out of time: RQ's failure callback recovers the rest
+            raise  # the batch is out of time: run() gives back the rest, the callback carries this one on
         except DeliveryError:
             return "failed"  # recorded as failed before it was raised
         except SubmissionMissing as exc:
