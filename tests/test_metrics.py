@@ -25,6 +25,7 @@ def test_metrics_count_intake_and_delivery_across_processes(client, deliver, san
     client.post("/v1/forms/contact", json={"name": "Ann", "phone": "2015550123"})
     client.post("/v1/forms/contact", json={"name": "Ann", "phone": "2015550123"})  # a duplicate
     client.post("/v1/forms/contact", json={"name": "Bob", "phone": "2015550124", "_gotcha": "x"})
+    assert samples(client)[("leadgate_inbox", ())] == 1  # Ann's, waiting for a drain job
     sandbox.faults(fail_next=1)
     deliver()  # another "process": the worker writes the same counters
     found = samples(client)
@@ -37,6 +38,7 @@ def test_metrics_count_intake_and_delivery_across_processes(client, deliver, san
     assert found[("leadgate_delivery_seconds_count", ())] == 1
     assert found[("leadgate_rotor_quota_used", (("account", "default"),))] == 2
     assert found[("leadgate_queue_depth", (("queue", "deliveries"), ("state", "queued")))] == 0
+    assert found[("leadgate_inbox", ())] == 0
     assert found[("leadgate_failed", ())] == 0
     assert found[("leadgate_account_paused", (("account", "default"),))] == 0
 
