@@ -39,13 +39,16 @@ UNLIMITED = {"ROTOR_DAILY_LIMIT": "10000000"}  # quota is not what this measures
 
 
 def intake(stack: Stack, *, seconds: int, rounds: int) -> list[tuple[str, str]]:
-    baseline_url = stack.web("bench.baseline:create_app()", port=free_port())
-    leadgate_url = stack.web()
-    runs: dict[str, list[WrkResult]] = {"baseline": [], "leadgate": []}
-    for url in (baseline_url, leadgate_url):
+    urls = {
+        "baseline": stack.web("bench.baseline:create_app()", port=free_port()),
+        "baseline + form schema": stack.web("bench.baseline:create_app(validating=True)", port=free_port()),
+        "leadgate": stack.web(),
+    }
+    runs: dict[str, list[WrkResult]] = {name: [] for name in urls}
+    for url in urls.values():
         run_wrk(f"{url}/v1/forms/contact", seconds=2)  # warm-up: imports, connection pools
     for _ in range(rounds):
-        for name, url in (("baseline", baseline_url), ("leadgate", leadgate_url)):
+        for name, url in urls.items():
             runs[name].append(run_wrk(f"{url}/v1/forms/contact", seconds=seconds))
     rows = []
     for name, results in runs.items():
@@ -54,9 +57,11 @@ def intake(stack: Stack, *, seconds: int, rounds: int) -> list[tuple[str, str]]:
         p99 = statistics.median(r.p99_ms for r in results)
         errors = sum(r.errors for r in results)
         rows.append((f"intake: {name}", f"{rps:,.0f} req/s, p50 {p50:.1f} ms, p99 {p99:.1f} ms, {errors} errors"))
-    ratios = [ours.requests_per_second / base.requests_per_second
-              for ours, base in zip(runs["leadgate"], runs["baseline"], strict=True)]  # fmt: skip
-    rows.append(("intake: leadgate / baseline (target >= 0.75)", median_ratio(ratios)))
+    for name, label in (("leadgate", "leadgate / baseline (target >= 0.75)"),
+                        ("baseline + form schema", "baseline + form schema / baseline")):  # fmt: skip
+        ratios = [ours.requests_per_second / base.requests_per_second
+                  for ours, base in zip(runs[name], runs["baseline"], strict=True)]  # fmt: skip
+        rows.append((f"intake: {label}", median_ratio(ratios)))
     return rows
 
 
