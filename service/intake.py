@@ -3,7 +3,7 @@
 This is the line no lead crosses without being stored: every source (website forms, ad-platform
 webhooks) ends here before anything answers 2xx. One script (``service.intake_script``) counts
 the rate limits, claims the idempotency key, resolves the person, and stores the record with its
-place on the inbox, atomically and in one round trip. A worker's drain job takes it from there;
+place on the inbox, in one step and one round trip. A worker's drain job takes it from there;
 when none is waiting, the script says so and intake queues one (a second round trip, once per
 batch of posts rather than once per post).
 """
