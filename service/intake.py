@@ -24,7 +24,7 @@ from service.config import Config
 from service.errors import RateLimited, StoreUnavailable
 from service.identity import PersonIndex, fingerprint
 from service.intake_script import IntakeScript, Limit, Refused
-from service.jobs import enqueue_drain
+from service.jobs import queue_drain
 from service.limits import FormLimits
 from service.submissions import SubmissionStatus, SubmissionStore, new_record, new_submission_id, utc_now
 
@@ -143,10 +143,7 @@ class Intake:
                 retry_after=outcome.retry_after,
             )
         if outcome.drain_wanted:
-            try:
-                enqueue_drain(self.queue, self.config)
-            except redis.RedisError as exc:  # stored all the same: a worker's maintenance queues it instead
-                log.warning("intake: no drain job queued (a worker will queue one): %s", exc)
+            queue_drain(self.queue, self.config)
         with logs.bound(submission_id=submission_id, source=source):
             log.info("stored as %s", outcome.status.value)
         return submission_id

@@ -7,9 +7,11 @@ later (a retry, a deferral to the quota's reset, an operator's replay).
 
 from __future__ import annotations
 
+import logging
 import secrets
 from datetime import datetime
 
+import redis
 from redis import Redis
 from redis.client import Pipeline
 from rq import Queue
@@ -18,6 +20,8 @@ from rq.job import Callback, Job
 from service import keys
 from service.config import Config
 from service.intake_script import DRAIN_PENDING_SECONDS
+
+log = logging.getLogger(__name__)
 
 DELIVERY_JOB = "workers.deliver.deliver_submission"
 DRAIN_JOB = "workers.batch.deliver_inbox"
@@ -87,9 +91,24 @@ def enqueue_drain(queue: Queue, config: Config) -> Job:
     )  # fmt: skip
 
 
+def mark_drain_pending(connection: Redis) -> bool:
+    """Set ``keys.DRAIN_PENDING`` unless a drain job is waiting already; True if the caller must queue one."""
+    return bool(connection.set(keys.DRAIN_PENDING, 1, nx=True, ex=DRAIN_PENDING_SECONDS))
+
+
 def ensure_drain(connection: Redis, queue: Queue, config: Config) -> bool:
     """Queue a drain job if the inbox holds submissions and none is waiting; True if one was queued."""
-    if connection.llen(keys.INBOX) and connection.set(keys.DRAIN_PENDING, 1, nx=True, ex=DRAIN_PENDING_SECONDS):
+    if connection.llen(keys.INBOX) and mark_drain_pending(connection):
         enqueue_drain(queue, config)
         return True
     return False
+
+
+def queue_drain(queue: Queue, config: Config) -> None:
+    """``enqueue_drain`` for a caller that has just put submissions in the inbox (or back in it) and
+    set ``keys.DRAIN_PENDING``. A Redis error is logged, not raised: they are stored all the same,
+    and a worker's maintenance (``ensure_drain``) queues the job within its interval."""
+    try:
+        enqueue_drain(queue, config)
+    except redis.RedisError as exc:
+        log.warning("no drain job queued (a worker's maintenance will queue one): %s", exc)

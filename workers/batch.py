@@ -34,7 +34,7 @@ from rq.timeouts import JobTimeoutException
 from service import keys, logs
 from service.errors import DeliveryError
 from service.intake_script import DRAIN_PENDING_SECONDS
-from service.jobs import enqueue_drain
+from service.jobs import mark_drain_pending, queue_drain
 from service.submissions import DeliveryState
 from workers import context, recovery
 from workers.deliver import Delivery, SubmissionMissing
@@ -139,7 +139,7 @@ class Drain:
                 DRAIN_PENDING_SECONDS, *DeliveryState.FIELDS]  # fmt: skip
         taken, rows, more = self._take(keys=script_keys, args=args)
         if more:
-            self.enqueue_drain()  # the next worker starts on the rest now
+            queue_drain(self.queue, self.ctx.config)  # the next worker starts on the rest now
         return {raw.decode(): DeliveryState.from_row(row) for raw, row in zip(taken, rows, strict=True)}
 
     def give_back(self, ids: list[str]) -> None:
@@ -147,15 +147,8 @@ class Drain:
             return
         script_keys = [keys.INBOX, keys.WAITING_INDEX, keys.batch(self.job.id)]
         self._give_back(keys=script_keys, args=[keys.submission(""), *ids])
-        if self.connection.set(keys.DRAIN_PENDING, 1, nx=True, ex=DRAIN_PENDING_SECONDS):
-            self.enqueue_drain()
-
-    def enqueue_drain(self) -> None:
-        """Queue the next drain job; if Redis will not take it, a worker's maintenance will."""
-        try:
-            enqueue_drain(self.queue, self.ctx.config)
-        except redis.RedisError as exc:
-            log.warning("no drain job queued (a worker's maintenance will queue one): %s", exc)
+        if mark_drain_pending(self.connection):
+            queue_drain(self.queue, self.ctx.config)
 
     def deliver(self, submission_id: str, state: DeliveryState | None) -> str:
         """One submission, as its own job would; what happened, in a word or two."""

@@ -47,6 +47,7 @@ STRANDED_AFTER_SECONDS = 60
 SWEEP_BATCH = 500
 REQUEUE_TRIES = 3
 ENDED_JOB = {b"finished", b"failed", b"stopped", b"canceled"}
+CARRIER_FIELDS = ["status", "job_id"]  # what ``current_job`` reads of a record
 
 
 def recover_failed_run(
@@ -87,7 +88,12 @@ def recover_interrupted(
 
 def current_job(connection: Redis, submission_id: str) -> str | None:
     """The id of the job meant to carry the submission on ("" in the inbox); None unless it is waiting."""
-    status, job_id = connection.hmget(keys.submission(submission_id), ["status", "job_id"])
+    return _carrier(connection.hmget(keys.submission(submission_id), CARRIER_FIELDS))
+
+
+def _carrier(row: list[bytes | None]) -> str | None:
+    """``current_job`` from a record's ``CARRIER_FIELDS``."""
+    status, job_id = row
     if status is None or status.decode() not in WAITING:
         return None
     return job_id.decode() if job_id else ""
@@ -133,9 +139,9 @@ def sweep_stranded(connection: Redis, *, now: float | None = None) -> list[str]:
         return []
     with connection.pipeline(transaction=False) as pipe:
         for submission_id in ids:
-            pipe.hmget(keys.submission(submission_id), ["status", "job_id"])
-        waiting = {sid: (job_id or b"").decode() for sid, (status, job_id) in zip(ids, pipe.execute(), strict=True)
-                   if status is not None and status.decode() in WAITING}  # fmt: skip
+            pipe.hmget(keys.submission(submission_id), CARRIER_FIELDS)
+        carriers = zip(ids, map(_carrier, pipe.execute()), strict=True)
+        waiting = {sid: job_id for sid, job_id in carriers if job_id is not None}
         if len(waiting) < len(ids):
             connection.zrem(keys.WAITING_INDEX, *(sid for sid in ids if sid not in waiting))
         ids, job_ids = list(waiting), list(waiting.values())
