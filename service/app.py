@@ -6,6 +6,7 @@ import time
 
 import redis
 from flask import Flask, Response, current_app, g, request
+from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from service import forms, health, openapi, ops, webhooks
@@ -39,9 +40,19 @@ def create_app(config: Config | None = None) -> Flask:
     if config.trusted_proxies:
         # Behind N proxies the client is the N-th address from the right of X-Forwarded-For.
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=config.trusted_proxies, x_proto=config.trusted_proxies)  # type: ignore[method-assign]
+    app.before_request(_read_chunked_body)
     app.before_request(_start_clock)
     app.after_request(_time_intake)
     return app
+
+
+def _read_chunked_body() -> None:
+    """Read a chunked body whole, or answer 413. It has no Content-Length to be refused by up front,
+    and Werkzeug stops reading it at MAX_CONTENT_LENGTH without a word: a form or a webhook's
+    signature check would see a body cut short, and the cut one would be stored as the raw submission."""
+    if request.content_length is None and "chunked" in request.headers.get("Transfer-Encoding", "").lower():
+        if len(request.get_data()) >= current_app.config["MAX_CONTENT_LENGTH"]:
+            raise RequestEntityTooLarge()
 
 
 def _start_clock() -> None:

@@ -2,7 +2,7 @@
 
 * LeadgateError
   * ConfigError: a setting is invalid; raised only while starting, printed as one line.
-  * HttpError: answered to the caller by the one error handler in ``service.http_errors``.
+  * HttpError: answered to the caller by the one error handler in ``service.responses``.
     * BadRequest (400), Unauthorized (401), Forbidden (403), NotFound (404), Conflict (409),
       UnsupportedMediaType (415),
       InvalidInput (422, with ``{field: [message]}``), RateLimited (429) and StoreUnavailable (503),

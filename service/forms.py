@@ -65,6 +65,9 @@ def receive_form(intake: Intake, form_key: str) -> Response:
         # Answered like a success so the bot learns nothing; kept as discarded in case it was a person.
         return _accepted(intake.discard(source=source, raw=raw, reason="honeypot field filled in", limits=limits), form)
     if form.captcha:
+        # Counted before the provider is asked (up to 3 s a check): a flood of made-up tokens stops here.
+        intake.count(limits)
+        limits = []
         solved = intake.captcha.check(form, fields, request.remote_addr)
         if solved is False:
             raise InvalidInput("Please complete the captcha.", errors={"captcha": ["The captcha was not solved."]})

@@ -79,9 +79,10 @@ class Intake:
         same normalised content within the dedup window) is stored as ``duplicate`` of the first
         and goes no further. A post over one of ``limits`` is refused (``RateLimited``), unstored.
         """
+        idempotency: tuple[str, int] | None = None
         if platform_id is not None:
             idempotency = (keys.idempotency(source, platform_id), PLATFORM_ID_TTL_SECONDS)
-        else:
+        elif self.config.dedup_window_seconds:  # 0 turns the content check off (Redis has no 0-second key)
             idempotency = (keys.idempotency(source, fingerprint(lead)), self.config.dedup_window_seconds)
         return self._store(
             source=source, raw=raw, lead=lead, account=account, status=SubmissionStatus.QUEUED,
@@ -109,6 +110,16 @@ class Intake:
         return self._store(
             source=source, raw=raw, lead=None, status=SubmissionStatus.DISCARDED, note=reason, limits=limits
         )
+
+    def count(self, limits: Sequence[Limit]) -> None:
+        """Count a post against ``limits`` now, before work a flood must not reach; ``RateLimited`` if over."""
+        try:
+            refused = self.script.count(limits)
+        except redis.RedisError as exc:
+            log.error("intake: cannot count rate limits: %s", exc)
+            raise StoreUnavailable("Cannot take submissions right now; please try again shortly.") from exc
+        if refused is not None:
+            raise _rate_limited(refused)
 
     def _store(
         self,
@@ -138,12 +149,15 @@ class Intake:
             log.error("intake: cannot store a %s submission: %s", source, exc)
             raise StoreUnavailable("Cannot store the submission right now; please try again shortly.") from exc
         if isinstance(outcome, Refused):
-            raise RateLimited(
-                f"Too many submissions: the limit is {outcome.limit}. Please try again later.",
-                retry_after=outcome.retry_after,
-            )
+            raise _rate_limited(outcome)
         if outcome.drain_wanted:
             queue_drain(self.queue, self.config)
         with logs.bound(submission_id=submission_id, source=source):
             log.info("stored as %s", outcome.status.value)
         return submission_id
+
+
+def _rate_limited(refused: Refused) -> RateLimited:
+    return RateLimited(
+        f"Too many submissions: the limit is {refused.limit}. Please try again later.", retry_after=refused.retry_after
+    )

@@ -5,7 +5,8 @@ trip, and no other client sees it half done. (Redis does not roll back a script 
 halfway; nothing here can fail on data, and a claim whose record was never written counts for
 nothing, so a sender's retry after a 503 is stored afresh.) In order:
 
-1. the rate limits it counts against (form posts): a refused post stores nothing;
+1. the rate limits it counts against (form posts; ``IntakeScript.count`` counts them alone, ahead
+   of a captcha check): a refused post stores nothing;
 2. its idempotency key (a platform's lead id, or a form's content fingerprint): a redelivery is
    stored as ``duplicate`` of the first and goes no further;
 3. its person, from the phone and email (``service.identity.RESOLVE_FUNCTION``), and its place
@@ -33,18 +34,29 @@ from service.submissions import FINAL, SubmissionStatus, event_json
 
 # A drain job waits on the queue at most this long before another may be enqueued beside it.
 DRAIN_PENDING_SECONDS = 30
+# over_limit(limits: {key, amount, seconds, text} each) counts a post against each rate limit, fixed
+# window; returns the refusal ({'limited', text, seconds left}) of the first it is over, else nil.
+LIMITS_FUNCTION = """
+local function over_limit(limits)
+  for _, limit in ipairs(limits) do
+    local hits = redis.call('INCR', limit[1])
+    if hits == 1 then redis.call('EXPIRE', limit[1], limit[3]) end
+    if hits > limit[2] then return {'limited', limit[4], redis.call('TTL', limit[1])} end
+  end
+end
+"""
+# ARGV[1]: the limits as JSON.
+COUNT_SCRIPT = LIMITS_FUNCTION + "return over_limit(cjson.decode(ARGV[1])) or {'counted'}"
 # KEYS: the record, its history, the inbox, DRAIN_PENDING, the counters, the failed index.
 # ARGV[1]: this submission's header, ARGV[2]: the settings (both JSON, built by ``IntakeScript``);
 # ARGV[3..]: the record's fields and values.
 STORE_SCRIPT = (
     RESOLVE_FUNCTION
+    + LIMITS_FUNCTION
     + """
 local h, s = cjson.decode(ARGV[1]), cjson.decode(ARGV[2])
-for _, limit in ipairs(h.limits) do
-  local hits = redis.call('INCR', limit[1])
-  if hits == 1 then redis.call('EXPIRE', limit[1], limit[3]) end
-  if hits > limit[2] then return {'limited', limit[4], redis.call('TTL', limit[1])} end
-end
+local refused = over_limit(h.limits)
+if refused then return refused end
 local status, event, record = h.status, h.event, {unpack(ARGV, 3)}
 local function set(field, value) record[#record + 1] = field; record[#record + 1] = value end
 if h.idempotency then
@@ -109,6 +121,7 @@ class Refused:
 class IntakeScript:
     def __init__(self, connection: Redis, *, retention_seconds: int, person_ttl_seconds: int) -> None:
         self._script = connection.register_script(STORE_SCRIPT)
+        self._count = connection.register_script(COUNT_SCRIPT)
         settings = {
             "person_ttl": person_ttl_seconds, "person_prefix": keys.person(""), "drain_ttl": DRAIN_PENDING_SECONDS,
             "submission_prefix": keys.submission(""),
@@ -132,7 +145,7 @@ class IntakeScript:
             "status": status.value,
             "event": event_json({"at": at, "status": status.value, "note": note}),
             "duplicate_event": event_json({"at": at, "status": "duplicate", "note": "redelivery of FIRST"}),
-            "limits": [[limit.key, limit.amount, limit.seconds, limit.text] for limit in limits],
+            "limits": _limits_json(limits),
             "deliver": status in (SubmissionStatus.QUEUED, SubmissionStatus.RECEIVED),
             "identity": list(identity_keys),
             "new_person": secrets.token_hex(8),
@@ -152,5 +165,18 @@ class IntakeScript:
         args = [json.dumps(header, separators=(",", ":")), self._settings, *fields]
         answer = self._script(keys=script_keys, args=args)
         if answer[0] == b"limited":
-            return Refused(limit=answer[1].decode(), retry_after=max(1, int(answer[2])))
+            return _refused(answer)
         return Stored(SubmissionStatus(answer[0].decode()), bool(answer[1]))
+
+    def count(self, limits: Sequence[Limit]) -> Refused | None:
+        """Count a post against ``limits`` ahead of its store (which is then given none)."""
+        answer = self._count(args=[json.dumps(_limits_json(limits), separators=(",", ":"))])
+        return _refused(answer) if answer[0] == b"limited" else None
+
+
+def _limits_json(limits: Sequence[Limit]) -> list[list[Any]]:
+    return [[limit.key, limit.amount, limit.seconds, limit.text] for limit in limits]
+
+
+def _refused(answer: list[Any]) -> Refused:
+    return Refused(limit=answer[1].decode(), retry_after=max(1, int(answer[2])))

@@ -3,23 +3,34 @@
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 from service.errors import BadRequest
 
 # No lead, webhook or ops request nests anywhere near this; Python's parser itself breaks near 1000.
 MAX_DEPTH = 32
+# A \uD800-\uDFFF escape: half of a pair (an emoji, fine) or a lone half, which no UTF-8 text can
+# hold and which would fail later, when the lead is hashed, stored or sent.
+_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
 
 
 def parse_json(raw: bytes) -> Any:
-    """The decoded body (big integers stay exact); BadRequest for invalid JSON or nesting past MAX_DEPTH."""
+    """The decoded body (big integers stay exact); BadRequest for invalid JSON (NaN, a lone surrogate
+    included) or nesting past MAX_DEPTH."""
     try:
-        data = json.loads(raw)
-    except (ValueError, RecursionError):
+        data = json.loads(raw, parse_constant=_not_json)
+        if _SURROGATE_ESCAPE.search(raw):
+            json.dumps(data, ensure_ascii=False).encode()  # a lone surrogate cannot be encoded
+    except (ValueError, RecursionError):  # UnicodeEncodeError is a ValueError
         raise BadRequest("The body is not valid JSON.") from None
     if _depth(data) > MAX_DEPTH:
         raise BadRequest(f"The JSON body nests deeper than {MAX_DEPTH} levels.")
     return data
+
+
+def _not_json(constant: str) -> Any:
+    raise ValueError(f"{constant} is not JSON")  # Python's parser accepts NaN and Infinity; the standard does not
 
 
 def _depth(data: Any) -> int:

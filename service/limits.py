@@ -7,7 +7,8 @@ so ``"20 per minute; 500 per day"`` works) and counted, fixed window, by intake'
 (``service.intake_script``): a post costs no round trip beyond the one that stores it. flask-limiter
 itself was dropped for that: its two checks were a third of a form post's time
 (docs/benchmarks.md). A post is counted when it would be stored, so a post refused as invalid (422)
-does not use up its sender's allowance.
+does not use up its sender's allowance; on a form with a captcha it is counted before the
+provider is asked, so a flood of made-up tokens is refused here rather than checked one by one.
 """
 
 from __future__ import annotations

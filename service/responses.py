@@ -34,10 +34,17 @@ def wants_html() -> bool:
 
 
 def html_page(title: str, message: str, *, status: int, errors: Mapping[str, Sequence[str]] | None = None) -> Response:
-    referrer = request.referrer
-    back_url = referrer if referrer and urlsplit(referrer).scheme in ("http", "https") else None
+    back_url = _link_back(request.referrer)
     page = render_template("message.html", title=title, message=message, errors=errors or {}, back_url=back_url)
     return Response(page, status=status, mimetype="text/html")
+
+
+def _link_back(referrer: str | None) -> str | None:
+    """The page to offer a way back to: the Referer, if it is a well-formed http(s) URL."""
+    try:
+        return referrer if referrer and urlsplit(referrer).scheme in ("http", "https") else None
+    except ValueError:  # "http://[x/": a header the client wrote, not a reason to fail the answer
+        return None
 
 
 def error_response(status: int, message: str, errors: Mapping[str, Sequence[str]] | None = None) -> Response:

@@ -38,13 +38,22 @@ def siteverify() -> Iterator[dict]:
     server.server_close()
 
 
-@pytest.fixture
-def client(config: Config, siteverify: dict):
+def captcha_client(config: Config, siteverify: dict, **settings: str) -> Iterator:
     form = FormConfig(key="contact", captcha="turnstile", captcha_secret="turnstile-secret",
                       captcha_verify_url=siteverify["url"])  # fmt: skip
-    app = create_app(Config(**{**config.__dict__, "forms": {"contact": form}}))
+    app = create_app(Config(**{**config.__dict__, "forms": {"contact": form}, **settings}))
     yield app.test_client()
     app.extensions["leadgate"].connection.close()
+
+
+@pytest.fixture
+def client(config: Config, siteverify: dict):
+    yield from captcha_client(config, siteverify)
+
+
+@pytest.fixture
+def limited_client(config: Config, siteverify: dict):
+    yield from captcha_client(config, siteverify, rate_limit_per_ip="2 per minute")
 
 
 def test_solved_captcha_is_accepted(client, redis_conn, siteverify) -> None:
@@ -79,3 +88,19 @@ def test_captcha_needs_its_secret_at_start(tmp_path) -> None:
         Config.from_env({"LEADGATE_CONFIG": str(path)})
     config = Config.from_env({"LEADGATE_CONFIG": str(path), "TURNSTILE_SECRET": "x-secret-x"})
     assert config.forms["contact"].captcha_secret == "x-secret-x" and "x-secret-x" not in repr(config.forms["contact"])
+
+
+def test_a_flood_of_made_up_tokens_is_rate_limited_before_the_provider_is_asked(limited_client, siteverify) -> None:
+    siteverify["seen"].clear()
+    answers = [limited_client.post("/v1/forms/contact", data={**PERSON, "cf-turnstile-response": f"made-up-{n}"})
+               for n in range(3)]  # fmt: skip
+    assert [a.status_code for a in answers] == [422, 422, 429]
+    assert answers[2].headers["Retry-After"] and "2 per 1 minute" in answers[2].json["message"]
+    assert siteverify["seen"]["response"] == "made-up-1"  # the third never reached the provider
+
+
+def test_a_solved_captcha_post_counts_once_against_the_limit(limited_client, redis_conn) -> None:
+    solved = {**PERSON, "cf-turnstile-response": "good"}
+    assert limited_client.post("/v1/forms/contact", data=solved).status_code == 202
+    assert limited_client.post("/v1/forms/contact", data={**solved, "name": "Bo"}).status_code == 202
+    assert limited_client.post("/v1/forms/contact", data={**solved, "name": "Cy"}).status_code == 429

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import io
 import json
+from dataclasses import replace
 
 import pytest
 from rq import Queue
@@ -92,6 +94,15 @@ def test_invalid_html_post_gets_a_readable_page(client, queue) -> None:
     assert queue.count == 0
 
 
+@pytest.mark.parametrize("referer", ["http://[x/", "javascript:alert(1)"])
+def test_a_malformed_or_foreign_referer_gets_a_page_without_a_link_back(client, redis_conn, referer) -> None:
+    headers = {**HTML, "Referer": referer}
+    accepted = client.post("/v1/forms/quote", data=PERSON, headers=headers)
+    assert accepted.status_code == 202 and b"Thank you" in accepted.data
+    refused = client.post("/v1/forms/quote", data={"name": "Ann"}, headers=headers)
+    assert refused.status_code == 422 and "href" not in refused.get_data(as_text=True).split("<body>")[1]
+
+
 def test_unknown_form_is_404(client) -> None:
     response = client.post("/v1/forms/nope", json=PERSON)
     assert response.status_code == 404
@@ -105,10 +116,70 @@ def test_oversized_body_is_413(client, queue) -> None:
     assert queue.count == 0
 
 
+def chunked(client, body: bytes, content_type: str):
+    """A post as gunicorn hands over a chunked one: no Content-Length, the server ends the stream."""
+    return client.post(
+        "/v1/forms/contact", input_stream=io.BytesIO(body), content_type=content_type,
+        headers={"Transfer-Encoding": "chunked"}, environ_overrides={"wsgi.input_terminated": True},
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("body", "content_type"),
+    [
+        pytest.param(
+            b"name=Ann&message=" + b"x" * 5000 + b"&phone=2015550123",
+            "application/x-www-form-urlencoded",
+            id="urlencoded",
+        ),
+        pytest.param(json.dumps({**PERSON, "message": "x" * 5000}).encode(), "application/json", id="json"),
+    ],
+)
+def test_a_chunked_body_over_the_limit_is_413_not_cut_short(client, redis_conn, body, content_type) -> None:
+    response = chunked(client, body, content_type)
+    assert response.status_code == 413
+    assert redis_conn.dbsize() == 0
+
+
+def test_a_chunked_body_within_the_limit_is_read_whole(client, redis_conn) -> None:
+    body = b"name=Ann&email=a%40b.com&message=hi&phone=2015550123"
+    response = chunked(client, body, "application/x-www-form-urlencoded")
+    assert response.status_code == 202
+    assert stored(redis_conn, response.json["submission_id"]).raw["fields"] == {
+        "name": "Ann", "email": "a@b.com", "message": "hi", "phone": "2015550123",
+    }  # fmt: skip
+
+
+def test_a_lead_with_an_emoji_escaped_as_a_surrogate_pair_is_taken(client, redis_conn) -> None:
+    response = client.post("/v1/forms/contact", data='{"name": "Ann \\ud83d\\ude00", "phone": "2015550123"}',
+                           content_type="application/json")  # fmt: skip
+    assert response.status_code == 202
+    assert stored(redis_conn, response.json["submission_id"]).lead["name"] == "Ann \U0001f600"
+
+
+def test_a_lead_is_not_deduplicated_by_content_when_the_window_is_zero(config: Config, redis_conn) -> None:
+    app = create_app(replace(config, dedup_window_seconds=0))
+    client = app.test_client()
+    first, second = (client.post("/v1/forms/contact", json=PERSON) for _ in range(2))
+    assert first.status_code == second.status_code == 202
+    assert {stored(redis_conn, r.json["submission_id"]).status for r in (first, second)} == {SubmissionStatus.QUEUED}
+    app.extensions["leadgate"].connection.close()
+
+
 @pytest.mark.parametrize(
     ("kwargs", "status", "message"),
     [
         ({"data": "{not json", "content_type": "application/json"}, 400, "The body is not valid JSON."),
+        (
+            {"data": '{"name": NaN, "phone": "2015550123"}', "content_type": "application/json"},
+            400,
+            "The body is not valid JSON.",
+        ),
+        (
+            {"data": '{"name": "Ann \\ud800", "phone": "2015550123"}', "content_type": "application/json"},
+            400,
+            "The body is not valid JSON.",
+        ),
         ({"json": ["a", "list"]}, 400, "The JSON body must be an object of form fields."),
         ({"data": "name=Ann", "content_type": "text/plain"}, 415, None),
         ({}, 415, None),
