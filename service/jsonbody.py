@@ -10,22 +10,26 @@ from service.errors import BadRequest
 
 # No lead, webhook or ops request nests anywhere near this; Python's parser itself breaks near 1000.
 MAX_DEPTH = 32
-# A \uD800-\uDFFF escape: half of a pair (an emoji, fine) or a lone half, which no UTF-8 text can
-# hold and which would fail later, when the lead is hashed, stored or sent.
+# A \uD800-\uDFFF escape: half of a pair (an emoji, fine) or a lone half. JavaScript writes one
+# when a script cuts text mid-emoji; no UTF-8 text can hold it, so hashing, storing or sending
+# the lead would fail. It becomes U+FFFD, as browsers do (WHATWG USVString): the lead is kept.
 _SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 def parse_json(raw: bytes) -> Any:
-    """The decoded body (big integers stay exact); BadRequest for invalid JSON (NaN, a lone surrogate
-    included) or nesting past MAX_DEPTH."""
+    """The decoded body (big integers stay exact, lone surrogates replaced); BadRequest for invalid
+    JSON (NaN and Infinity included) or nesting past MAX_DEPTH."""
     try:
         data = json.loads(raw, parse_constant=_not_json)
-        if _SURROGATE_ESCAPE.search(raw):
-            json.dumps(data, ensure_ascii=False).encode()  # a lone surrogate cannot be encoded
-    except (ValueError, RecursionError):  # UnicodeEncodeError is a ValueError
+    except (ValueError, RecursionError):
         raise BadRequest("The body is not valid JSON.") from None
     if _depth(data) > MAX_DEPTH:
         raise BadRequest(f"The JSON body nests deeper than {MAX_DEPTH} levels.")
+    if _SURROGATE_ESCAPE.search(raw):
+        text = json.dumps(data, ensure_ascii=False)
+        if _LONE_SURROGATE.search(text):
+            data = json.loads(_LONE_SURROGATE.sub("\ufffd", text))
     return data
 
 
