@@ -32,7 +32,11 @@ from service import keys, metrics
 from service.identity import RESOLVE_FUNCTION
 from service.submissions import FINAL, SubmissionStatus, event_json
 
-# A drain job waits on the queue at most this long before another may be enqueued beside it.
+# Whoever sets ``keys.DRAIN_PENDING`` enqueues a drain job. It holds for DRAIN_CLAIM_SECONDS until
+# the job is on the queue (a process that dies in between, or a failed enqueue, blocks the next
+# one only that long), then for DRAIN_PENDING_SECONDS, the longest a job waits before another may
+# be enqueued beside it (``service.jobs.enqueue_drain``).
+DRAIN_CLAIM_SECONDS = 5
 DRAIN_PENDING_SECONDS = 30
 # over_limit(limits: {key, amount, seconds, text} each) counts a post against each rate limit, fixed
 # window; returns the refusal ({'limited', text, seconds left}) of the first it is over, else nil.
@@ -123,7 +127,7 @@ class IntakeScript:
         self._script = connection.register_script(STORE_SCRIPT)
         self._count = connection.register_script(COUNT_SCRIPT)
         settings = {
-            "person_ttl": person_ttl_seconds, "person_prefix": keys.person(""), "drain_ttl": DRAIN_PENDING_SECONDS,
+            "person_ttl": person_ttl_seconds, "person_prefix": keys.person(""), "drain_ttl": DRAIN_CLAIM_SECONDS,
             "submission_prefix": keys.submission(""),
             "final": {state.value: True for state in FINAL}, "retention": retention_seconds,
         }  # fmt: skip

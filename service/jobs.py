@@ -19,7 +19,7 @@ from rq.job import Callback, Job
 
 from service import keys
 from service.config import Config
-from service.intake_script import DRAIN_PENDING_SECONDS
+from service.intake_script import DRAIN_CLAIM_SECONDS, DRAIN_PENDING_SECONDS
 
 log = logging.getLogger(__name__)
 
@@ -83,17 +83,23 @@ def enqueue_redelivery(
 
 
 def enqueue_drain(queue: Queue, config: Config) -> Job:
-    """Queue a drain job: it delivers the next batch from the inbox. Whoever set
-    ``keys.DRAIN_PENDING`` calls this, so one drain job at a time waits on the queue."""
-    return queue.enqueue_call(
-        DRAIN_JOB, timeout=drain_timeout_seconds(config), result_ttl=DELIVERY_RESULT_TTL,
-        failure_ttl=config.retention_seconds, on_failure=Callback(ON_FAILURE), description="deliver from the inbox",
-    )  # fmt: skip
+    """Queue a drain job: it delivers the next batch from the inbox. Whoever claimed
+    ``keys.DRAIN_PENDING`` calls this, so one drain job at a time waits on the queue; with the job
+    on it, the claim is extended to DRAIN_PENDING_SECONDS (unless a drain job took it meanwhile)."""
+    with queue.connection.pipeline() as pipe:
+        job = queue.enqueue_call(
+            DRAIN_JOB, timeout=drain_timeout_seconds(config), result_ttl=DELIVERY_RESULT_TTL,
+            failure_ttl=config.retention_seconds, on_failure=Callback(ON_FAILURE),
+            description="deliver from the inbox", pipeline=pipe,
+        )  # fmt: skip
+        pipe.set(keys.DRAIN_PENDING, 1, xx=True, ex=DRAIN_PENDING_SECONDS)
+        pipe.execute()
+    return job
 
 
 def mark_drain_pending(connection: Redis) -> bool:
-    """Set ``keys.DRAIN_PENDING`` unless a drain job is waiting already; True if the caller must queue one."""
-    return bool(connection.set(keys.DRAIN_PENDING, 1, nx=True, ex=DRAIN_PENDING_SECONDS))
+    """Claim ``keys.DRAIN_PENDING`` unless a drain job is waiting already; True if the caller must queue one."""
+    return bool(connection.set(keys.DRAIN_PENDING, 1, nx=True, ex=DRAIN_CLAIM_SECONDS))
 
 
 def ensure_drain(connection: Redis, queue: Queue, config: Config) -> bool:
@@ -106,8 +112,9 @@ def ensure_drain(connection: Redis, queue: Queue, config: Config) -> bool:
 
 def queue_drain(queue: Queue, config: Config) -> None:
     """``enqueue_drain`` for a caller that has just put submissions in the inbox (or back in it) and
-    set ``keys.DRAIN_PENDING``. A Redis error is logged, not raised: they are stored all the same,
-    and a worker's maintenance (``ensure_drain``) queues the job within its interval."""
+    claimed ``keys.DRAIN_PENDING``. A Redis error is logged, not raised: they are stored all the
+    same, and once the claim lapses the next post, or a worker's maintenance (``ensure_drain``),
+    queues the job."""
     try:
         enqueue_drain(queue, config)
     except redis.RedisError as exc:

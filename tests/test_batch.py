@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import threading
 
+from rq.job import Job
+
 from service import keys
 from service.app import create_app
 from service.config import Config
 from service.submissions import SubmissionStatus, SubmissionStore
 from tests.conftest import inbox
 from workers import context
+from workers.batch import Drain
 from workers.deliver import Delivery
 
 ANN = {"name": "Ann", "phone": "2015550123"}
@@ -50,3 +53,16 @@ def test_a_batch_cut_short_charges_only_the_delivery_it_was_running(config, deli
     assert [s.failures for s in rest] == [0, 0]  # given back to the inbox, not charged
     assert {s.status for s in (first, *rest)} == {SubmissionStatus.DELIVERED}
     assert sandbox.stats()["leads"] == 3  # the cut-short call had landed; its retry updated that lead
+
+
+def test_a_batch_given_back_twice_is_back_in_the_inbox_once(client, config, queue, redis_conn) -> None:
+    ids = [client.post("/v1/forms/contact", json={"name": f"P {n}", "phone": f"201555012{n}"}).json["submission_id"]
+           for n in range(3)]  # fmt: skip
+    job = Job.fetch(queue.job_ids[0], connection=redis_conn)
+    drain = Drain(redis_conn, context.DeliveryContext.from_config(config), job)
+    taken = list(drain.take())
+    drain.give_back(taken[1:])  # the start window closed after the first
+    drain.give_back(taken)  # then the run was cut short before that one had started
+    assert inbox(redis_conn) == ids
+    assert redis_conn.llen(keys.batch(job.id)) == 0 and redis_conn.zcard(keys.WAITING_INDEX) == 0
+    assert {SubmissionStore(redis_conn).get(sid).job_id for sid in ids} == {None}

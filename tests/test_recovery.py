@@ -6,11 +6,14 @@ import signal
 import time
 
 import pytest
+import redis
+from rq import Queue
 from rq.job import Job, JobStatus
 
 from service import keys
 from service.app import create_app
 from service.config import Config
+from service.intake_script import DRAIN_CLAIM_SECONDS
 from service.jobs import DRAIN_TIMEOUT_FACTOR
 from service.reprocess import Reprocessor
 from service.submissions import SubmissionStatus, SubmissionStore
@@ -83,6 +86,18 @@ def test_a_worker_queues_a_drain_job_for_an_inbox_that_has_none(client, deliver,
     assert len(sandbox.leads()) == 1
 
 
+def test_a_drain_claim_whose_job_never_reached_the_queue_holds_only_seconds(app, client, queue, redis_conn) -> None:
+    client.post("/v1/forms/contact", json={"name": "Ann", "phone": "2015550123"})
+    assert queue.count == 1 and redis_conn.ttl(keys.DRAIN_PENDING) > DRAIN_CLAIM_SECONDS  # its job waits
+    redis_conn.delete(keys.DRAIN_PENDING)  # a worker took it
+    intake = app.extensions["leadgate"]
+    intake.queue = Queue(queue.name, connection=redis.Redis(port=1))  # the enqueue, and only it, fails
+    response = client.post("/v1/forms/contact", json={"name": "Bo", "phone": "2015550124"})
+    assert response.status_code == 202 and queue.count == 1
+    # The next post or a worker's maintenance queues one once the claim lapses, seconds from now.
+    assert 0 < redis_conn.ttl(keys.DRAIN_PENDING) <= DRAIN_CLAIM_SECONDS
+
+
 def short_job_client(config: Config):
     """Intake whose delivery jobs RQ interrupts after a second (the timeout is set on the job)."""
     return create_app(Config(**{**config.__dict__, "job_timeout_seconds": 1})).test_client()
@@ -148,8 +163,25 @@ def test_the_sweep_queues_again_a_waiting_submission_whose_job_is_gone_ended_or_
         queue.remove(own[submission_id])
 
     assert recovery.sweep_stranded(redis_conn) == []  # nothing is looked at before it has waited a while
+    # A worker takes ``live``'s job off its queue just as the sweep lists the queue: started, not stranded.
+    list_queue = Queue.get_job_ids
+
+    def taken_while_listed(self, *args, **kwargs):
+        job_ids = list_queue(self, *args, **kwargs)
+        if own[live] in job_ids:
+            Job.fetch(own[live], connection=redis_conn).set_status(JobStatus.STARTED)
+            job_ids.remove(own[live])
+        return job_ids
+
+    Queue.get_job_ids = taken_while_listed
+    try:
+        first_sweep = recovery.sweep_stranded(redis_conn, now=time.time() + recovery.STRANDED_AFTER_SECONDS + 1)
+    finally:
+        Queue.get_job_ids = list_queue
+    Job.fetch(own[live], connection=redis_conn).set_status(JobStatus.QUEUED)  # back on its queue, as it was
+    assert live not in first_sweep
+    assert sorted(first_sweep) == sorted([batched, gone, ended, popped])
     later = time.time() + recovery.STRANDED_AFTER_SECONDS + 1
-    assert sorted(recovery.sweep_stranded(redis_conn, now=later)) == sorted([batched, gone, ended, popped])
     assert recovery.sweep_stranded(redis_conn, now=later) == []  # the live job moved to the back
 
     deliver()

@@ -33,7 +33,7 @@ from rq.timeouts import JobTimeoutException
 
 from service import keys, logs
 from service.errors import DeliveryError
-from service.intake_script import DRAIN_PENDING_SECONDS
+from service.intake_script import DRAIN_CLAIM_SECONDS
 from service.jobs import mark_drain_pending, queue_drain
 from service.submissions import DeliveryState
 from workers import context, recovery
@@ -43,7 +43,7 @@ log = logging.getLogger(__name__)
 
 BATCH_SIZE = 50
 # KEYS: the inbox, DRAIN_PENDING, the waiting index, the batch list. ARGV: the job id, the batch
-# size, now, the batch list's TTL, the submission key prefix, DRAIN_PENDING's TTL, then the fields
+# size, now, the batch list's TTL, the submission key prefix, DRAIN_PENDING's claim TTL, then the fields
 # of DeliveryState (status first). Returns the ids taken, their DeliveryState rows, then 1 if the
 # caller must queue another drain job for what is left. An id whose record is gone (deleted by
 # hand) or already settled (merged into a delivery of its person meanwhile) is dropped.
@@ -70,13 +70,16 @@ if redis.call('LLEN', KEYS[1]) > 0 and redis.call('SET', KEYS[2], '1', 'NX', 'EX
 return {taken, rows, more}
 """
 # Back to the head of the inbox, in order, as if never taken (and off the batch list, so the
-# failure callback leaves them alone). KEYS: the inbox, the waiting index, the batch list.
+# failure callback leaves them alone). Only ids still on this batch's list: giving back twice,
+# or after the callback handed them on, changes nothing. KEYS: the inbox, the waiting index, the
+# batch list.
 GIVE_BACK_SCRIPT = """
 for i = #ARGV, 2, -1 do
-  redis.call('LPUSH', KEYS[1], ARGV[i])
-  redis.call('HDEL', ARGV[1] .. ARGV[i], 'job_id')
-  redis.call('ZREM', KEYS[2], ARGV[i])
-  redis.call('LREM', KEYS[3], 0, ARGV[i])
+  if redis.call('LREM', KEYS[3], 0, ARGV[i]) > 0 then
+    redis.call('LPUSH', KEYS[1], ARGV[i])
+    redis.call('HDEL', ARGV[1] .. ARGV[i], 'job_id')
+    redis.call('ZREM', KEYS[2], ARGV[i])
+  end
 end
 """
 
@@ -110,13 +113,14 @@ class Drain:
         # job's timeout is twice that, service.jobs.drain_timeout_seconds), as a job of its own did.
         start_by = time.monotonic() + self.ctx.config.job_timeout_seconds
         outcomes: dict[str, int] = {}
-        index = 0
+        unstarted = 0  # ids[unstarted:] have not been started
         try:
             for index, submission_id in enumerate(ids):
                 if index and time.monotonic() > start_by:
                     self.give_back(ids[index:])
                     outcomes["given back"] = len(ids) - index
                     break
+                unstarted = index + 1
                 with logs.bound(submission_id=submission_id):
                     what = self.deliver(submission_id, batch[submission_id])
                 outcomes[what] = outcomes.get(what, 0) + 1
@@ -125,7 +129,7 @@ class Drain:
             # carry on; the ones not started go back, charged nothing. Best effort: what this
             # cannot give back, the callback requeues.
             with contextlib.suppress(redis.RedisError):
-                self.give_back(ids[index + 1 :])
+                self.give_back(ids[unstarted:])
             raise
         self.connection.delete(keys.batch(self.job.id))  # every one settled, recorded or handed on
         return outcomes
@@ -136,7 +140,7 @@ class Drain:
         # The list outlives any wait for the failure callback (a dead worker's job is noticed only
         # once a live worker's maintenance runs); a run that ends, or its callback, deletes it.
         args = [self.job.id, BATCH_SIZE, time.time(), self.ctx.config.retention_seconds, keys.submission(""),
-                DRAIN_PENDING_SECONDS, *DeliveryState.FIELDS]  # fmt: skip
+                DRAIN_CLAIM_SECONDS, *DeliveryState.FIELDS]  # fmt: skip
         taken, rows, more = self._take(keys=script_keys, args=args)
         if more:
             queue_drain(self.queue, self.ctx.config)  # the next worker starts on the rest now

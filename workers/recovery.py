@@ -125,6 +125,21 @@ def requeue(
     return False  # the sweep looks again within a minute
 
 
+def _still_queued(connection: Redis, job_ids: list[str], jobs: list[list]) -> list[list]:
+    """``jobs`` with the status of the queued ones read again: one a worker took off its queue
+    between the first read and the queue's listing is started now, not stranded."""
+    queued = [i for i, (status, _) in enumerate(jobs) if status == b"queued"]
+    if not queued:
+        return jobs
+    with connection.pipeline(transaction=False) as pipe:
+        for i in queued:
+            pipe.hget(Job.key_for(job_ids[i]), "status")
+        jobs = list(jobs)
+        for i, status in zip(queued, pipe.execute(), strict=True):
+            jobs[i] = [status, jobs[i][1]]
+    return jobs
+
+
 def sweep_stranded(connection: Redis, *, now: float | None = None) -> list[str]:
     """Queue again the waiting submissions whose job has ended or is gone; return their ids.
 
@@ -151,6 +166,7 @@ def sweep_stranded(connection: Redis, *, now: float | None = None) -> list[str]:
     # A queued job no worker will ever see: popped by a worker killed before it could start it.
     origins = {origin.decode() for status, origin in jobs if status == b"queued" and origin}
     in_queues = {name: set(Queue(name, connection=connection).get_job_ids()) for name in origins}
+    jobs = _still_queued(connection, job_ids, jobs)
     live, requeued = {}, []
     for submission_id, job_id, (status, origin) in zip(ids, job_ids, jobs, strict=True):
         if not job_id:
