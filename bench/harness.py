@@ -30,6 +30,22 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+def cpu_seconds(pid: int) -> float:
+    """CPU time (user + system) used so far by process ``pid`` and its live children (Linux /proc)."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    for process in (pid, *_children(pid)):
+        with open(f"/proc/{process}/stat") as stat:
+            fields = stat.read().rsplit(")", 1)[1].split()
+        total += (int(fields[11]) + int(fields[12])) / ticks
+    return total
+
+
+def _children(pid: int) -> list[int]:
+    with open(f"/proc/{pid}/task/{pid}/children") as children:
+        return [int(child) for child in children.read().split()]
+
+
 def wait_until(check: Callable[[], object], timeout: float = 30.0) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -59,6 +75,7 @@ class Stack:
             **(env or {}),
         }  # fmt: skip
         self.processes: list[subprocess.Popen] = []
+        self.web_pids: dict[str, int] = {}  # gunicorn's master by URL; its workers are its children
         self.redis = redis.Redis.from_url(self.redis_url)
 
     def start(self, *command: str) -> subprocess.Popen:
@@ -83,9 +100,13 @@ class Stack:
         """gunicorn with leadgate's settings serving ``app``; its URL once it answers /readyz."""
         url = f"http://127.0.0.1:{port}" if port else self.web_url
         self.env["PORT"] = url.rsplit(":", 1)[1]
-        self.start(sys.executable, "-m", "gunicorn", "-c", "python:service.gunicorn_conf", app)
+        self.web_pids[url] = self.start(sys.executable, "-m", "gunicorn", "-c", "python:service.gunicorn_conf", app).pid
         wait_until(lambda: httpx.get(f"{url}/readyz").status_code == 200)
         return url
+
+    @property
+    def redis_pid(self) -> int:
+        return self.processes[0].pid
 
     def workers(self, count: int, *options: str) -> list[subprocess.Popen]:
         return [self.start(sys.executable, "-m", "service", "worker", *options) for _ in range(count)]

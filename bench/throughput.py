@@ -26,7 +26,7 @@ from datetime import UTC, datetime
 
 import httpx
 
-from bench.harness import Stack, free_port, wait_until
+from bench.harness import Stack, cpu_seconds, free_port, wait_until
 from bench.load import WrkResult, lead, run_wrk
 from sandbox import SANDBOX_API_KEY
 from service import keys
@@ -45,18 +45,27 @@ def intake(stack: Stack, *, seconds: int, rounds: int) -> list[tuple[str, str]]:
         "leadgate": stack.web(),
     }
     runs: dict[str, list[WrkResult]] = {name: [] for name in urls}
+    # CPU per request of the web processes and of Redis: where a request's cost goes, on 2 cores
+    # that wrk, Redis and gunicorn share.
+    cpu: dict[str, list[tuple[float, float]]] = {name: [] for name in urls}
     for url in urls.values():
         run_wrk(f"{url}/v1/forms/contact", seconds=2)  # warm-up: imports, connection pools
     for _ in range(rounds):
         for name, url in urls.items():
-            runs[name].append(run_wrk(f"{url}/v1/forms/contact", seconds=seconds))
+            web_before, redis_before = cpu_seconds(stack.web_pids[url]), cpu_seconds(stack.redis_pid)
+            result = run_wrk(f"{url}/v1/forms/contact", seconds=seconds)
+            web, redis_cpu = cpu_seconds(stack.web_pids[url]) - web_before, cpu_seconds(stack.redis_pid) - redis_before
+            runs[name].append(result)
+            cpu[name].append((web / result.requests * 1e6, redis_cpu / result.requests * 1e6))
     rows = []
     for name, results in runs.items():
         rps = statistics.median(r.requests_per_second for r in results)
         p50 = statistics.median(r.p50_ms for r in results)
         p99 = statistics.median(r.p99_ms for r in results)
         errors = sum(r.errors for r in results)
+        web_us, redis_us = (statistics.median(costs) for costs in zip(*cpu[name], strict=True))
         rows.append((f"intake: {name}", f"{rps:,.0f} req/s, p50 {p50:.1f} ms, p99 {p99:.1f} ms, {errors} errors"))
+        rows.append((f"intake: {name}, CPU per request", f"web {web_us:,.0f} µs, Redis {redis_us:,.0f} µs"))
     for name, label in (("leadgate", "leadgate / baseline (target >= 0.75)"),
                         ("baseline + form schema", "baseline + form schema / baseline")):  # fmt: skip
         ratios = [ours.requests_per_second / base.requests_per_second
