@@ -40,18 +40,23 @@ def create_app(config: Config | None = None) -> Flask:
     if config.trusted_proxies:
         # Behind N proxies the client is the N-th address from the right of X-Forwarded-For.
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=config.trusted_proxies, x_proto=config.trusted_proxies)  # type: ignore[method-assign]
-    app.before_request(_read_chunked_body)
+    app.before_request(_limit_body)
     app.before_request(_start_clock)
     app.after_request(_time_intake)
     return app
 
 
-def _read_chunked_body() -> None:
-    """Read a chunked body whole, or answer 413. It has no Content-Length to be refused by up front,
-    and Werkzeug stops reading it at MAX_CONTENT_LENGTH without a word: a form or a webhook's
-    signature check would see a body cut short, and the cut one would be stored as the raw submission."""
+def _limit_body() -> None:
+    """Webhooks' larger body limit, and a chunked body read whole or answered 413.
+
+    A chunked body has no Content-Length to be refused by up front, and Werkzeug stops reading it at
+    the limit without a word: a form or a webhook's signature check would see a body cut short, and
+    the cut one would be stored as the raw submission.
+    """
+    if request.blueprint == webhooks.bp.name:
+        request.max_content_length = webhooks.MAX_BODY_BYTES
     if request.content_length is None and "chunked" in request.headers.get("Transfer-Encoding", "").lower():
-        if len(request.get_data()) >= current_app.config["MAX_CONTENT_LENGTH"]:
+        if len(request.get_data()) >= (request.max_content_length or 0):
             raise RequestEntityTooLarge()
 
 

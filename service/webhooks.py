@@ -3,14 +3,20 @@
 The view hands off to ``receive_webhook``: authenticate on the raw bytes (signature or shared key,
 constant time) before trusting anything, parse the platform's envelope (a malformed one is a 400
 naming the problem), then store every lead it carries through the same durable intake as forms and
-answer 200 fast. A lead whose content cannot be delivered as it is (no name, a broken phone) is
-still stored, as ``failed`` with the reason, so nothing an authenticated platform sent is lost.
-Meta and LinkedIn only announce leads; their submissions are stored ``received`` and the delivery
-job reads the lead from the platform first (``workers.reads``).
+answer 200 fast. A platform answered 4xx stops resending, so once the body is verified nothing in
+it is refused: a lead whose content cannot be delivered as it is (no name, a broken phone), or an
+item that cannot even be read (no lead id), is stored as ``failed`` with the reason, and a notice
+that is no lead (another event type, a lead the member deleted) as ``discarded``. Only a body that
+is not the platform's envelope at all is a 400. Meta and LinkedIn only announce leads; their
+submissions are stored ``received`` and the delivery job reads the lead from the platform first
+(``workers.reads``).
 """
 
 from __future__ import annotations
 
+import json
+import logging
+import re
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import Any
@@ -20,17 +26,26 @@ from marshmallow import ValidationError
 
 from service.config import Config, SourceConfig
 from service.errors import BadRequest, Forbidden, NotFound, Unauthorized
+from service.identity import fingerprint
 from service.intake import Intake
 from service.jsonbody import parse_json
 from service.sources import google, linkedin, meta, signatures, tiktok, typeform
-from service.sources.common import PlatformLeadSchema
+from service.sources.common import PlatformLeadSchema, Unreadable, read_or_unreadable
 from service.sources.generic import GenericSourceSchema, SignatureScheme
 from service.sources.registry import load_lead
 
+log = logging.getLogger(__name__)
 bp = Blueprint("webhooks", __name__)
 
 # Headers worth keeping with the raw submission; signatures and keys are left out on purpose.
 KEPT_HEADERS = ("Content-Type", "User-Agent", "X-Forwarded-For")
+# Platforms batch leads (Meta up to 1000 changes a body, intake-formats.md §2) and are authenticated,
+# so webhooks take far larger bodies than forms (LEADGATE_MAX_BODY_BYTES): a 413 would be resent
+# forever and the batch lost.
+MAX_BODY_BYTES = 5 * 1024 * 1024
+# LinkedIn's URL check sends a UUID. Anything else is refused: the answer is an HMAC with the same
+# key as X-LI-Signature, so answering any text would sign notifications for whoever asks.
+LINKEDIN_CHALLENGE = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 
 
 @dataclass(frozen=True)
@@ -43,6 +58,7 @@ class Incoming:
     read_ref: str | None = None  # when the lead must be read from the platform first
     problem: str | None = None  # why the answers cannot be delivered as they are
     test: bool = False
+    ignored: str | None = None  # why this notice is kept but is no lead to deliver
 
 
 @bp.get("/v1/webhooks/<name>")
@@ -66,8 +82,8 @@ def answer_handshake(config: Config, name: str) -> Response:
         return Response(request.args.get("hub.challenge", ""), mimetype="text/plain")
     if source.type == "linkedin":
         code = request.args.get("challengeCode")
-        if not code:
-            raise BadRequest("challengeCode is missing.")
+        if not code or not LINKEDIN_CHALLENGE.match(code):
+            raise BadRequest("challengeCode must be the UUID LinkedIn sends.")
         assert source.secret is not None
         return jsonify(
             challengeCode=code, challengeResponse=signatures.linkedin_challenge_response(code, secret=source.secret)
@@ -84,7 +100,9 @@ def receive_webhook(intake: Intake, name: str) -> Response:
     ids = []
     for item in incoming:
         raw = {"headers": headers, "payload": item.payload}
-        if item.test and not source.deliver_test_leads:
+        if item.ignored:
+            ids.append(intake.discard(source=label, raw=raw, reason=item.ignored))
+        elif item.test and not source.deliver_test_leads:
             ids.append(intake.discard(source=label, raw=raw, reason=f"{source.type} test lead, not delivered"))
         elif item.problem:
             ids.append(intake.reject(source=label, raw=raw, reason=item.problem, account=source.account,
@@ -118,27 +136,66 @@ def _verified(ok: bool, header: str) -> None:
         raise Unauthorized(f"{header} does not match this body and secret.")
 
 
+def _unreadable(item: Unreadable, what: str) -> Incoming:
+    """A verified item that cannot be read, stored failed under a key made of its content (a resend
+    of the same body is a duplicate)."""
+    kept = item.payload if isinstance(item.payload, dict) else {"body": item.payload}
+    problem = f"cannot read this {what}: " + json.dumps(item.problem, sort_keys=True, default=str)
+    return Incoming(f"unreadable:{fingerprint(kept)}", kept, problem=problem)
+
+
+def _ignored(payload: Any, why: str) -> list[Incoming]:
+    """A verified notice that is no lead: kept, discarded, so a platform change that turned leads into
+    "other notices" shows in ``leadgate`` rather than vanishing."""
+    return [Incoming("", payload if isinstance(payload, dict) else {"body": payload}, ignored=why)]
+
+
+def _with_answers(schema: PlatformLeadSchema, payload: Any, platform_id: str | Unreadable, what: str,
+                  *, test: bool = False) -> Incoming:  # fmt: skip
+    """One lead that carries its answers, under its platform id (or unreadable without one)."""
+    if isinstance(platform_id, Unreadable):
+        return _unreadable(platform_id, what)
+    lead, problem = load_lead(schema, payload, test=test)
+    kept = payload if isinstance(payload, dict) else {"body": payload}
+    return Incoming(platform_id, kept, lead=lead, problem=problem, test=test)
+
+
 def _meta(source: SourceConfig, body: bytes, schema: PlatformLeadSchema) -> list[Incoming]:
     header = request.headers.get("X-Hub-Signature-256")
     _verified(signatures.verify_hex_signature(header, secret=source.secret or "", body=body), "X-Hub-Signature-256")
     refs = _parsed(meta.parse_leadgen_notification, parse_json(body), "Meta leadgen")
-    return [Incoming(meta.idempotency_key(ref), asdict(ref), read_ref=f"meta:{ref.leadgen_id}") for ref in refs]
+    return [
+        _unreadable(ref, "Meta leadgen change") if isinstance(ref, Unreadable)
+        else Incoming(meta.idempotency_key(ref), asdict(ref), read_ref=f"meta:{ref.leadgen_id}")
+        for ref in refs
+    ]  # fmt: skip
 
 
 def _linkedin(source: SourceConfig, body: bytes, schema: PlatformLeadSchema) -> list[Incoming]:
     header = request.headers.get("X-LI-Signature")
     _verified(signatures.verify_linkedin_signature(header, secret=source.secret or "", body=body), "X-LI-Signature")
-    refs = _parsed(linkedin.parse_linkedin_notification, parse_json(body), "LinkedIn lead notification")
-    return [
-        Incoming(linkedin.idempotency_key(ref), asdict(ref), read_ref=f"linkedin:{ref.response_id}") for ref in refs
-    ]
+    payload = parse_json(body)
+    ref = read_or_unreadable(linkedin.parse_linkedin_notification, payload)
+    if ref is None:
+        return _ignored(payload, f"not a lead notification (type {payload.get('type')!r})")
+    if isinstance(ref, Unreadable):
+        return [_unreadable(ref, "LinkedIn lead notification")]
+    if ref.action == linkedin.DELETED:
+        # Not read (LinkedIn has removed the data) nor delivered; one already in Rotor is ops' to remove.
+        log.warning("LinkedIn says the member deleted lead %s", ref.response_urn)
+        return _ignored(asdict(ref), "the member deleted this lead on LinkedIn: not read or delivered")
+    return [Incoming(linkedin.idempotency_key(ref), asdict(ref), read_ref=f"linkedin:{ref.response_id}")]
 
 
 def _google(source: SourceConfig, body: bytes, schema: PlatformLeadSchema) -> list[Incoming]:
     payload = parse_json(body)
-    ref = _parsed(google.parse_google_payload, payload, "Google Ads lead form")
-    _verified(signatures.secrets_equal(ref.google_key, source.secret or ""), "google_key")
+    # The shared key first: an unauthenticated body is told only that (401), nothing about its shape.
+    given = [v for k, v in payload.items() if k.lower() == "google_key"] if isinstance(payload, dict) else []
+    _verified(len(given) == 1 and signatures.secrets_equal(given[0], source.secret or ""), "google_key")
     kept = {k: v for k, v in payload.items() if k.lower() != "google_key"}  # a secret is never stored
+    ref = read_or_unreadable(google.parse_google_payload, payload)
+    if isinstance(ref, Unreadable):
+        return [_unreadable(Unreadable(kept, ref.problem), "Google Ads lead")]
     lead, problem = load_lead(schema, payload, test=ref.is_test)
     return [Incoming(ref.lead_id, kept, lead=lead, problem=problem, test=ref.is_test)]
 
@@ -146,12 +203,15 @@ def _google(source: SourceConfig, body: bytes, schema: PlatformLeadSchema) -> li
 def _tiktok(source: SourceConfig, body: bytes, schema: PlatformLeadSchema) -> list[Incoming]:
     header = request.headers.get("X-Open-Signature") or request.headers.get("X-Tt-Signature")
     _verified(signatures.verify_tiktok_signature(header, secret=source.secret or "", body=body), "X-Open-Signature")
-    entries = _parsed(tiktok.tiktok_leads, parse_json(body), "TikTok lead")
-    items = []
-    for entry in entries:
-        lead, problem = load_lead(schema, entry, test=False)
-        items.append(Incoming(tiktok.idempotency_key(entry), entry, lead=lead, problem=problem))
-    return items
+    payload = parse_json(body)
+    entries = _parsed(tiktok.tiktok_leads, payload, "TikTok lead")
+    if entries is None:
+        return _ignored(payload, f"not a lead callback (object {payload.get('object')!r})")
+    return [
+        _unreadable(entry, "TikTok lead entry") if isinstance(entry, Unreadable)
+        else _with_answers(schema, entry, tiktok.idempotency_key(entry), "TikTok lead entry")
+        for entry in entries
+    ]  # fmt: skip
 
 
 def _typeform(source: SourceConfig, body: bytes, schema: PlatformLeadSchema) -> list[Incoming]:
@@ -159,10 +219,8 @@ def _typeform(source: SourceConfig, body: bytes, schema: PlatformLeadSchema) -> 
     _verified(signatures.verify_base64_signature(header, secret=source.secret or "", body=body), "Typeform-Signature")
     payload = parse_json(body)
     if isinstance(payload, dict) and payload.get("event_type", "form_response") != "form_response":
-        return []  # partial responses are not leads yet
-    platform_id = _parsed(typeform.idempotency_key, payload, "Typeform")
-    lead, problem = load_lead(schema, payload, test=False)
-    return [Incoming(platform_id, payload, lead=lead, problem=problem)]
+        return _ignored(payload, f"not a finished response (event_type {payload.get('event_type')!r})")
+    return [_with_answers(schema, payload, read_or_unreadable(typeform.idempotency_key, payload), "Typeform response")]
 
 
 def _generic(source: SourceConfig, body: bytes, schema: PlatformLeadSchema) -> list[Incoming]:
@@ -171,11 +229,7 @@ def _generic(source: SourceConfig, body: bytes, schema: PlatformLeadSchema) -> l
     _verified(scheme.verify(header, secret=source.secret or "", body=body), source.signature_header)
     payload = parse_json(body)
     assert isinstance(schema, GenericSourceSchema)
-    platform_id = _parsed(schema.idempotency_key, payload, source.name)
-    lead, problem = load_lead(schema, payload, test=False)
-    return [
-        Incoming(platform_id, payload if isinstance(payload, dict) else {"body": payload}, lead=lead, problem=problem)
-    ]
+    return [_with_answers(schema, payload, read_or_unreadable(schema.idempotency_key, payload), f"{source.name} lead")]
 
 
 HANDLERS: dict[str, Callable[[SourceConfig, bytes, PlatformLeadSchema], list[Incoming]]] = {

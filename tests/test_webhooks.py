@@ -94,6 +94,11 @@ REQUIRED = {
 }
 
 
+# How the failure names the missing id.
+ID_FIELD = {"meta": "leadgen_id", "google": "lead_id", "tiktok": "entry.0.id", "linkedin": "leadGenFormResponse",
+            "typeform": "form_response.token", "crm": "data.id"}  # fmt: skip
+
+
 def send(client, name: str, payload: Any = None, *, body: bytes | None = None, headers: dict | None = None):
     body = json_body(SOURCES[name][0]() if payload is None else payload) if body is None else body
     signed = SOURCES[name][1](body) if headers is None else headers
@@ -148,13 +153,18 @@ def test_replay_is_a_duplicate_with_no_second_job(hooks, redis_conn, queue, name
 
 
 @pytest.mark.parametrize("name", SOURCES)
-def test_missing_required_field_is_400_naming_it(hooks, name: str) -> None:
+def test_a_lead_without_its_id_is_stored_failed_naming_the_field_not_refused(hooks, redis_conn, name: str) -> None:
+    # A 4xx would make the platform give up on the body: the lead would be lost.
     payload = SOURCES[name][0]()
     REQUIRED[name](payload)
     response = send(hooks, name, payload)
-    assert response.status_code == 400
-    assert response.json["message"].startswith("Malformed")
-    assert response.json["errors"]
+    assert response.status_code == 200, response.json
+    (submission_id,) = response.json["submission_ids"]
+    record = SubmissionStore(redis_conn).get(submission_id)
+    assert record.status is SubmissionStatus.FAILED and record.error.startswith("cannot read this")
+    assert ID_FIELD[name] in record.error
+    again = send(hooks, name, payload).json["submission_ids"][0]
+    assert SubmissionStore(redis_conn).get(again).duplicate_of == submission_id  # a resend is no second failure
 
 
 @pytest.mark.parametrize("name", SOURCES)
@@ -188,6 +198,70 @@ def test_linkedin_challenge(hooks) -> None:
     expected = samples.hmac.new(SECRET.encode(), b"890e4665-4dfe-4ab1-b689-ed553bceeed3", samples.hashlib.sha256)
     assert response.json == {"challengeCode": "890e4665-4dfe-4ab1-b689-ed553bceeed3",
                              "challengeResponse": expected.hexdigest()}  # fmt: skip
+
+
+@pytest.mark.parametrize("code", ["hmacsha256=" + json.dumps(samples.linkedin_notification()), "anything", ""])
+def test_linkedin_challenge_answers_only_a_uuid_so_it_signs_no_notification(hooks, code: str) -> None:
+    # X-LI-Signature is the same HMAC over "hmacsha256=" + body: answering any text would forge it.
+    response = hooks.get("/v1/webhooks/linkedin", query_string={"challengeCode": code})
+    assert response.status_code == 400 and "challengeResponse" not in (response.json or {})
+
+
+def test_one_unreadable_change_costs_none_of_the_others_in_the_batch(hooks, redis_conn) -> None:
+    payload = samples.meta_notification(["111", "222", "333"])
+    del payload["entry"][0]["changes"][1]["value"]["leadgen_id"]
+    response = send(hooks, "meta", payload)
+    assert response.status_code == 200 and response.json["received"] == 3
+    store = SubmissionStore(redis_conn)
+    statuses = [store.get(sid).status for sid in response.json["submission_ids"]]
+    assert statuses == [SubmissionStatus.RECEIVED, SubmissionStatus.FAILED, SubmissionStatus.RECEIVED]
+
+
+def test_a_big_platform_batch_is_taken_whatever_the_form_body_limit(hooks, hooks_config) -> None:
+    payload = samples.meta_notification([str(n) for n in range(100)])
+    assert len(json_body(payload)) > hooks_config.max_body_bytes
+    assert send(hooks, "meta", payload).json["received"] == 100
+
+
+def test_linkedin_deletion_is_kept_but_never_read_or_delivered(hooks, redis_conn, queue) -> None:
+    created = send(hooks, "linkedin", samples.linkedin_notification()).json["submission_ids"][0]
+    deleted = send(hooks, "linkedin", samples.linkedin_notification(action="DELETED")).json["submission_ids"][0]
+    record = SubmissionStore(redis_conn).get(deleted)
+    assert record.status is SubmissionStatus.DISCARDED and record.read_ref is None
+    assert "deleted" in record.events[-1]["note"]
+    assert inbox(redis_conn) == [created]
+
+
+@pytest.mark.parametrize(
+    ("name", "payload"),
+    [
+        ("tiktok", samples.tiktok_callback(object_type=2)),
+        ("linkedin", {"type": "ORGANIZATION_SOCIAL_ACTION_NOTIFICATIONS", "notifications": []}),
+        ("typeform", {**samples.typeform_event(), "event_type": "form_response_partial"}),
+    ],
+)
+def test_a_notice_that_is_no_lead_is_kept_as_discarded(hooks, redis_conn, name: str, payload: dict) -> None:
+    response = send(hooks, name, payload)
+    assert response.status_code == 200
+    (submission_id,) = response.json["submission_ids"]
+    assert SubmissionStore(redis_conn).get(submission_id).status is SubmissionStatus.DISCARDED
+    assert inbox(redis_conn) == []
+
+
+def test_an_unforeseen_shape_in_signed_answers_is_stored_failed_not_a_500(hooks, redis_conn) -> None:
+    payload = samples.typeform_event()
+    payload["form_response"]["definition"]["fields"] = 5
+    payload["form_response"]["answers"].append({"type": "choices", "choices": {"labels": 5}, "field": {"id": "x"}})
+    response = send(hooks, "typeform", payload)
+    assert response.status_code == 200
+    record = SubmissionStore(redis_conn).get(response.json["submission_ids"][0])
+    # Without the questions' wording the name question is not known: failed, naming it, and replayable.
+    assert record.status is SubmissionStatus.FAILED and "A name is required" in record.error
+
+
+def test_google_checks_its_key_before_the_body(hooks) -> None:
+    response = send(hooks, "google", {"google_key": "wrong"})
+    assert response.status_code == 401 and "google_key" in response.json["message"]
 
 
 def test_meta_batch_carries_several_leads(hooks) -> None:

@@ -9,8 +9,9 @@ and ``PlatformLeadSchema`` assembles the Rotor body the same way for all of them
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
-from typing import Any, ClassVar
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any, ClassVar, TypeVar
 
 from marshmallow import EXCLUDE, ValidationError, fields, post_load
 
@@ -29,8 +30,28 @@ NAME_PARTS = ("first_name", "last_name")
 # B2B forms ask for a work address or number; it still reaches the person when no personal one was given.
 WORK_FALLBACKS = {"work_email": "email", "work_phone": "phone"}
 
+T = TypeVar("T")
+
 _CAMEL_BOUNDARY = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
 _IDENTIFIER_SEPARATORS = re.compile(r"[_\-\s]+")
+
+
+@dataclass(frozen=True)
+class Unreadable:
+    """One item of a verified body that cannot be read (no id, a wrong type), with why (marshmallow's
+    messages). Kept as a failed submission rather than failing the body: a platform answered 4xx
+    stops resending, and the body's other leads would be lost with it."""
+
+    payload: Any
+    problem: dict[str, Any]
+
+
+def read_or_unreadable(read: Callable[[Any], T], payload: Any) -> T | Unreadable:
+    """``read(payload)``, or the ``Unreadable`` its ValidationError describes."""
+    try:
+        return read(payload)
+    except ValidationError as exc:
+        return Unreadable(payload, exc.normalized_messages())
 
 
 class ExactId(fields.Field):

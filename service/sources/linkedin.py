@@ -28,6 +28,7 @@ from service.sources.common import (
 from service.sources.forms import flatten_value
 
 LEAD_ACTION = "LEAD_ACTION"
+DELETED = "DELETED"  # the member withdrew the lead: its data is not to be read or delivered
 RESPONSE_URN_PREFIX = "urn:li:leadGenFormResponse:"
 # A field projection that brings the form (questions, hidden fields) along with the response; LinkedIn's
 # own Lead Sync examples use it on the owner finder.
@@ -89,15 +90,22 @@ class _NotificationSchema(Schema):
         return LinkedInLeadRef(response_id=data["response_urn"].removeprefix(RESPONSE_URN_PREFIX), **data)
 
 
-def parse_linkedin_notification(payload: Any) -> list[LinkedInLeadRef]:
-    """The lead a verified notification names (none for other event types); ValidationError if malformed."""
+def parse_linkedin_notification(payload: Any) -> LinkedInLeadRef | None:
+    """The lead a verified notification names; None for another event type. ValidationError if it
+    names no lead; attribution that is off (an ``occurredAt`` that is no number) is left out."""
     if isinstance(payload, Mapping) and payload.get("type") != LEAD_ACTION:
-        return []
-    return [_NotificationSchema().load(payload)]
+        return None
+    try:
+        return _NotificationSchema().load(payload)
+    except ValidationError as exc:
+        valid = exc.valid_data if isinstance(exc.valid_data, dict) else {}
+        if "response_urn" in valid and "action" in valid:
+            return LinkedInLeadRef(response_id=valid["response_urn"].removeprefix(RESPONSE_URN_PREFIX), **valid)
+        raise
 
 
 def idempotency_key(ref: LinkedInLeadRef) -> str:
-    """The response URN (LinkedIn says notifications repeat); a DELETED notice shares its CREATED one's."""
+    """The response URN (LinkedIn says notifications repeat)."""
     return ref.response_urn
 
 

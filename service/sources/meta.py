@@ -2,7 +2,7 @@
 
 Meta's webhook only says that leads exist (ids, no answers), so this source is two pure halves around
 one Graph API read the wiring makes: ``parse_leadgen_notification`` turns a verified POST body into
-``MetaLeadRef``s, and ``MetaLeadSchema`` turns the answer of
+``MetaLeadRef``s (an ``Unreadable`` for a change that names no lead), and ``MetaLeadSchema`` turns the answer of
 ``GET /{leadgen_id}?fields=GRAPH_LEAD_FIELDS`` into the Rotor body. Test leads from Meta's testing
 tool carry placeholder answers that fail validation, so check ``is_meta_test_lead`` before loading.
 intake-formats.md §2. Pure: no I/O.
@@ -21,6 +21,7 @@ from service.sources.common import (
     Answer,
     ExactId,
     PlatformLeadSchema,
+    Unreadable,
     exact_id,
     lead_data,
     readable_label,
@@ -93,13 +94,15 @@ class _ChangeSchema(Schema):
     value = fields.Raw(load_default=None)
 
     @post_load
-    def _leadgen_ref(self, data: dict[str, Any], **kwargs: Any) -> MetaLeadRef | None:
+    def _leadgen_ref(self, data: dict[str, Any], **kwargs: Any) -> MetaLeadRef | Unreadable | None:
         if data["field"] != "leadgen":
             return None  # a Page subscription can carry other fields (feed, mention ...); they are not leads
         try:
             return _LeadgenValueSchema().load(data["value"])
         except ValidationError as exc:
-            raise ValidationError({"value": exc.messages}) from exc
+            if isinstance(exc.valid_data, dict) and "leadgen_id" in exc.valid_data:
+                return MetaLeadRef(**exc.valid_data)  # only optional attribution was off: the lead is read all the same
+            return Unreadable(data["value"], {"value": exc.normalized_messages()})
 
 
 class _EntrySchema(Schema):
@@ -127,13 +130,14 @@ class _NotificationSchema(Schema):
     )
 
     @post_load
-    def _refs(self, data: dict[str, Any], **kwargs: Any) -> list[MetaLeadRef]:
+    def _refs(self, data: dict[str, Any], **kwargs: Any) -> list[MetaLeadRef | Unreadable]:
         # One POST can batch several entries, each with several changes.
         return [ref for entry in data["entry"] for ref in entry["changes"] if ref is not None]
 
 
-def parse_leadgen_notification(payload: Any) -> list[MetaLeadRef]:
-    """The leads announced by a verified webhook body, in order; raises ValidationError if it is malformed."""
+def parse_leadgen_notification(payload: Any) -> list[MetaLeadRef | Unreadable]:
+    """The leads announced by a verified webhook body, in order, an ``Unreadable`` for a change that
+    names none; raises ValidationError if the body is not a notification (no list of entries)."""
     return _NotificationSchema().load(payload)
 
 

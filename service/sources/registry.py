@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 from typing import Any
 
 from marshmallow import ValidationError
@@ -16,6 +17,7 @@ SCHEMAS: dict[str, type[PlatformLeadSchema]] = {
     "meta": meta.MetaLeadSchema, "google": google.GoogleLeadSchema, "tiktok": tiktok.TikTokLeadSchema,
     "linkedin": linkedin.LinkedInLeadSchema, "typeform": typeform.TypeformLeadSchema,
 }  # fmt: skip
+log = logging.getLogger(__name__)
 TEST_LEAD_CHECKS = {"meta": meta.is_meta_test_lead, "linkedin": linkedin.is_linkedin_test_lead}
 
 
@@ -34,6 +36,11 @@ def load_lead(schema: PlatformLeadSchema, payload: Any, *, test: bool) -> tuple[
         lead = schema.load(payload)
     except ValidationError as exc:
         return None, "cannot make a lead of it: " + json.dumps(exc.normalized_messages(), sort_keys=True)
+    except (TypeError, ValueError, AttributeError) as exc:
+        # A shape the mapping did not foresee: the lead is stored failed (replayable once the mapping
+        # knows it), not lost to a 500.
+        log.exception("cannot map a %s lead", schema.source)
+        return None, f"cannot make a lead of it: unexpected shape ({type(exc).__name__}: {exc})"
     if test:
         lead["tags"] = [*lead.get("tags", []), "test-lead"]
     return lead, None

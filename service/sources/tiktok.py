@@ -17,6 +17,7 @@ from marshmallow import ValidationError, pre_load
 from service.sources.common import (
     Answer,
     PlatformLeadSchema,
+    Unreadable,
     exact_id,
     lead_data,
     readable_label,
@@ -38,16 +39,22 @@ STANDARD_KEYS = {
 ID_FIELDS = ("advertiser_id", "campaign_id", "adgroup_id", "ad_id")
 
 
-def tiktok_leads(payload: Any) -> list[dict[str, Any]]:
-    """The lead entries of a verified callback body (none for other notices); ValidationError if malformed."""
+def tiktok_leads(payload: Any) -> list[dict[str, Any] | Unreadable] | None:
+    """The lead entries of a verified callback body, an ``Unreadable`` for an entry without its id;
+    None for another kind of notice. ValidationError if it is no callback (an object with a list of entries)."""
     body = require_object(payload)
     if str(body.get("object")) != LEAD_OBJECT:
-        return []
+        return None
     entries = require_list(body.get("entry"), "entry")
-    for i, entry in enumerate(entries):
-        require_object(entry, f"entry.{i}")
-        idempotency_key(entry, where=f"entry.{i}.id")
-    return [dict(entry) for entry in entries]
+    return [_entry(entry, f"entry.{i}") for i, entry in enumerate(entries)]
+
+
+def _entry(entry: Any, where: str) -> dict[str, Any] | Unreadable:
+    try:
+        idempotency_key(require_object(entry, where), where=f"{where}.id")
+    except ValidationError as exc:
+        return Unreadable(entry, exc.normalized_messages())
+    return dict(entry)
 
 
 def idempotency_key(entry: Any, *, where: str = "id") -> str:

@@ -56,9 +56,10 @@ class TypeformLeadSchema(PlatformLeadSchema):
     def _map_response(self, data: Any, **kwargs: Any) -> dict[str, Any]:
         response = require_object(require_object(data).get("form_response"), "form_response")
         items = require_list(response.get("answers"), "form_response.answers")
+        definitions = resolve_path(response, "definition.fields")
         questions = {
             text_at(field, "id"): field
-            for field in resolve_path(response, "definition.fields") or ()
+            for field in (definitions if isinstance(definitions, list) else ())
             if isinstance(field, Mapping)
         }
         answers = [_answer(item, questions, f"form_response.answers.{i}") for i, item in enumerate(items)]
@@ -98,7 +99,8 @@ def _value(item: Mapping[str, Any], kind: str) -> str | None:
     if kind == "choice" and isinstance(value, Mapping):
         value = value.get("label") or value.get("other")
     elif kind == "choices" and isinstance(value, Mapping):
-        value = [*(value.get("labels") or ()), value.get("other")]
+        labels = value.get("labels")
+        value = [*(labels if isinstance(labels, list) else ()), value.get("other")]
     return flatten_value(value)
 
 

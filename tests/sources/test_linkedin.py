@@ -29,33 +29,34 @@ URN = f"urn:li:leadGenFormResponse:{LINKEDIN_RESPONSE_ID}"
 
 
 def test_a_lead_notification_names_the_response_to_read() -> None:
-    assert parse_linkedin_notification(linkedin_notification()) == [
-        LinkedInLeadRef(
-            response_urn=URN,
-            response_id=LINKEDIN_RESPONSE_ID,
-            action="CREATED",
-            lead_type="SPONSORED",
-            form_urn="urn:li:versionedLeadGenForm:(urn:li:leadGenForm:7234246,1)",
-            occurred_at=1689894599288,
-        )
-    ]
+    assert parse_linkedin_notification(linkedin_notification()) == LinkedInLeadRef(
+        response_urn=URN,
+        response_id=LINKEDIN_RESPONSE_ID,
+        action="CREATED",
+        lead_type="SPONSORED",
+        form_urn="urn:li:versionedLeadGenForm:(urn:li:leadGenForm:7234246,1)",
+        occurred_at=1689894599288,
+    )
+
+
+def test_attribution_that_is_off_is_left_out_and_the_lead_still_named() -> None:
+    ref = parse_linkedin_notification({**linkedin_notification(), "occurredAt": "yesterday"})
+    assert ref is not None and ref.response_urn == URN and ref.occurred_at is None
 
 
 def test_a_deletion_is_reported_as_such() -> None:
-    (ref,) = parse_linkedin_notification(linkedin_notification(action="DELETED"))
-    assert ref.action == "DELETED"
+    ref = parse_linkedin_notification(linkedin_notification(action="DELETED"))
+    assert ref is not None and ref.action == "DELETED"
 
 
 def test_the_idempotency_key_is_the_response_urn() -> None:
-    (ref,) = parse_linkedin_notification(linkedin_notification())
-    assert idempotency_key(ref) == URN
+    ref = parse_linkedin_notification(linkedin_notification())
+    assert ref is not None and idempotency_key(ref) == URN
 
 
 def test_other_event_types_name_no_lead() -> None:
-    assert (
-        parse_linkedin_notification({"type": "ORGANIZATION_SOCIAL_ACTION_NOTIFICATIONS", "notifications": []})
-        == []
-    )
+    other = {"type": "ORGANIZATION_SOCIAL_ACTION_NOTIFICATIONS", "notifications": []}
+    assert parse_linkedin_notification(other) is None
 
 
 @pytest.mark.parametrize(

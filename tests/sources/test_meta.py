@@ -9,6 +9,7 @@ import pytest
 from marshmallow import ValidationError
 
 from service.lead import ROTOR_BODY_FIELDS
+from service.sources.common import Unreadable
 from service.sources.meta import (
     GRAPH_LEAD_FIELDS,
     MetaLeadRef,
@@ -91,26 +92,6 @@ def test_idempotency_key_is_the_leadgen_id() -> None:
         ({"object": "page"}, {"entry": ["A Meta notification needs its entry list."]}),
         ({"entry": {"id": "1"}}, {"entry": ["entry must be a list."]}),
         ({"entry": ["x"]}, {"entry": {0: {"_schema": ["Each entry must be a JSON object."]}}}),
-        (
-            {"entry": [{"changes": [{"field": "leadgen", "value": {"page_id": "1"}}]}]},
-            {
-                "entry": {
-                    0: {"changes": {0: {"value": {"leadgen_id": ["A leadgen change needs its leadgen_id."]}}}}
-                }
-            },
-        ),
-        (
-            {"entry": [{"changes": [{"field": "leadgen"}]}]},
-            {
-                "entry": {
-                    0: {
-                        "changes": {
-                            0: {"value": {"_schema": ["A leadgen change's value must be a JSON object."]}}
-                        }
-                    }
-                }
-            },
-        ),
     ],
 )
 def test_malformed_notifications_name_the_problem(payload: object, expected: dict) -> None:
@@ -119,11 +100,33 @@ def test_malformed_notifications_name_the_problem(payload: object, expected: dic
     assert caught.value.messages == expected
 
 
+@pytest.mark.parametrize(
+    ("value", "problem"),
+    [
+        ({"page_id": "1"}, {"value": {"leadgen_id": ["A leadgen change needs its leadgen_id."]}}),
+        (None, {"value": {"_schema": ["A leadgen change's value must be a JSON object."]}}),
+    ],
+)
+def test_a_change_that_names_no_lead_is_unreadable_and_the_others_are_still_read(value: object, problem: dict) -> None:
+    payload = meta_notification(["111", "222"])
+    payload["entry"][0]["changes"][1]["value"] = value
+    first, second = parse_leadgen_notification(payload)
+    assert isinstance(first, MetaLeadRef) and first.leadgen_id == "111"
+    assert second == Unreadable(value, problem)
+
+
 @pytest.mark.parametrize("bad_id", [1.2345678901234568e18, True, "", {"id": 1}])
-def test_a_leadgen_id_that_is_not_an_exact_id_is_refused(bad_id: object) -> None:
-    with pytest.raises(ValidationError) as caught:
-        parse_leadgen_notification(meta_notification([bad_id]))  # type: ignore[list-item]
-    assert "leadgen_id" in caught.value.messages["entry"][0]["changes"][0]["value"]
+def test_a_leadgen_id_that_is_not_an_exact_id_makes_the_change_unreadable(bad_id: object) -> None:
+    (ref,) = parse_leadgen_notification(meta_notification([bad_id]))  # type: ignore[list-item]
+    assert isinstance(ref, Unreadable) and "leadgen_id" in ref.problem["value"]
+
+
+def test_attribution_that_is_off_is_left_out_and_the_lead_still_read() -> None:
+    payload = meta_notification(["111"])
+    payload["entry"][0]["changes"][0]["value"].update(created_time="yesterday", page_id=1.5)
+    (ref,) = parse_leadgen_notification(payload)
+    assert ref.leadgen_id == "111" and ref.created_time is None and ref.page_id is None
+    assert ref.form_id == "666666666666"
 
 
 # --- the Graph lead -------------------------------------------------------------------------------------

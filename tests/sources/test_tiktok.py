@@ -8,6 +8,7 @@ import pytest
 from marshmallow import ValidationError
 
 from service.lead import ROTOR_BODY_FIELDS
+from service.sources.common import Unreadable
 from service.sources.tiktok import TikTokLeadSchema, idempotency_key, tiktok_leads
 from tests.sources.samples import BIG_ID_TEXT, TIKTOK_ANSWERS, json_body, tiktok_callback, tiktok_entry
 
@@ -28,7 +29,7 @@ def test_19_digit_lead_ids_stay_exact() -> None:
 
 @pytest.mark.parametrize("object_type", [2, 3, None])
 def test_other_notices_on_the_same_url_yield_no_leads(object_type: int | None) -> None:
-    assert tiktok_leads({"object": object_type, "entry": [{"ad_id": 1}]}) == []
+    assert tiktok_leads({"object": object_type, "entry": [{"ad_id": 1}]}) is None
 
 
 def test_answers_map_onto_the_rotor_body() -> None:
@@ -95,15 +96,22 @@ def test_source_and_tags_can_be_configured() -> None:
         ([], "_schema"),
         ({"object": 1}, "entry"),
         ({"object": 1, "entry": {"id": 1}}, "entry"),
-        ({"object": 1, "entry": ["lead"]}, "entry.0"),
-        ({"object": 1, "entry": [{"changes": []}]}, "entry.0.id"),
-        ({"object": 1, "entry": [{"id": 1.5e18, "changes": []}]}, "entry.0.id"),
     ],
 )
 def test_malformed_callbacks_name_the_problem(payload: object, field: str) -> None:
     with pytest.raises(ValidationError) as caught:
         tiktok_leads(payload)
     assert list(caught.value.messages) == [field]
+
+
+@pytest.mark.parametrize(
+    ("entry", "field"),
+    [("lead", "entry.1"), ({"changes": []}, "entry.1.id"), ({"id": 1.5e18, "changes": []}, "entry.1.id")],
+)
+def test_an_entry_without_its_id_is_unreadable_and_the_others_are_still_leads(entry: object, field: str) -> None:
+    good, bad = tiktok_leads({"object": 1, "entry": [tiktok_entry(id=1), entry]})
+    assert idempotency_key(good) == "1"
+    assert bad == Unreadable(entry, {field: bad.problem[field]}) and bad.problem[field]
 
 
 @pytest.mark.parametrize(
