@@ -17,7 +17,8 @@ json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON i
 
 
 def with_config(command: Callable[..., Any]) -> Callable[..., Any]:
-    """Parse the environment once; a bad setting, or Redis out of reach, ends the command with one line (exit 1)."""
+    """Parse the environment once; a bad setting (or an option naming one the config lacks), or Redis out of
+    reach, ends the command with one line (exit 1)."""
 
     @wraps(command)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
@@ -27,6 +28,8 @@ def with_config(command: Callable[..., Any]) -> Callable[..., Any]:
             raise click.ClickException(str(exc)) from None
         try:
             return command(config, *args, **kwargs)
+        except ConfigError as exc:  # an option naming what the config lacks (`lookup --account nosuch`)
+            raise click.ClickException(str(exc)) from None
         except redis.RedisError as exc:
             raise click.ClickException(f"cannot use Redis at REDIS_URL={config.redis_url}: {exc}") from None
 

@@ -16,6 +16,7 @@ from service.cli_helpers import echo_json, json_option, print_table, with_config
 from service.config import Config
 from service.connection import connect
 from service.errors import DeliveryError
+from service.ops_schemas import ERROR_CLASSES
 from service.reprocess import FailedFilter, Report, Reprocessor
 
 DURATION = re.compile(r"^(\d+)([smhd])$")
@@ -35,7 +36,7 @@ def filter_options(command):
     for option in reversed([
         click.option("--source", help="form:<key>, webhook:<name>, or just form / webhook."),
         click.option("--account", help="Rotor account name."),
-        click.option("--error-class", help="unavailable, rejected, auth, not_found, read_refused, invalid_lead."),
+        click.option("--error-class", type=click.Choice(ERROR_CLASSES), help="Why it failed."),
         click.option("--older-than", callback=duration, help="Failed at least this long ago (30m, 2h, 7d)."),
         click.option("--newer-than", callback=duration, help="Failed at most this long ago."),
     ]):  # fmt: skip
@@ -89,13 +90,18 @@ def deferred() -> None:
 
 
 @deferred.command("run-now")
+@click.option("--reset-quota", is_flag=True,
+              help="Also forget today's request count: only when Rotor's day turned before ours.")  # fmt: skip
 @json_option
 @with_config
-def deferred_run_now(config: Config, as_json: bool) -> None:
-    """Queue every deferred delivery now (after a quota raise, or when Rotor's day turned early)."""
+def deferred_run_now(config: Config, reset_quota: bool, as_json: bool) -> None:
+    """Queue every deferred delivery now (after a quota raise, or a paused account's key was fixed).
+
+    Clears Rotor's "quota spent" mark but keeps today's request count, unless --reset-quota.
+    """
     from workers.backlog import run_deferred_now
 
-    moved = run_deferred_now(connect(config.redis_url), config)
+    moved = run_deferred_now(connect(config.redis_url), config, reset_quota=reset_quota)
     echo_json({"queued": moved}) if as_json else click.echo(f"queued {moved} deferred deliveries")
 
 
@@ -184,7 +190,7 @@ def lookup(config: Config, lead_id: str, account: str, as_json: bool) -> None:
 def _targets(reprocessor: Reprocessor, ids: tuple[str, ...], everything: bool, options: dict) -> list[str]:
     if bool(ids) == everything:
         raise click.UsageError("give submission ids, or --all (with filters)")
-    return list(ids) if ids else [item.id for item in reprocessor.failed(_filters(options))]
+    return list(dict.fromkeys(ids)) if ids else [item.id for item in reprocessor.failed(_filters(options))]
 
 
 def _bulk(verb: str, targets: list[str], operation, as_json: bool) -> None:

@@ -225,7 +225,27 @@ def _accounts(accounts: Any, env: Mapping[str, str]) -> dict[str, AccountConfig]
         if not isinstance(limit, int) or isinstance(limit, bool) or limit < 1:
             raise ConfigError(f"{where}.daily_limit must be a whole number of at least 1")
         result[name] = AccountConfig(name, _text(env, key_env), limit, api_key_env=key_env)
+    _check_distinct_keys(result, env)
     return result
+
+
+def _check_distinct_keys(accounts: Mapping[str, AccountConfig], env: Mapping[str, str]) -> None:
+    """Rotor's limit is per key: two accounts sharing one would each count a budget of their own and
+    together overspend it. Errors name the variables, never the key."""
+    every = dict(accounts)
+    if "default" not in every:
+        every["default"] = AccountConfig("default", _text(env, "ROTOR_API_KEY"))
+    seen: dict[str, AccountConfig] = {}
+    for account in every.values():
+        if not account.api_key:
+            continue  # a missing key is reported when a worker needs it
+        first = seen.setdefault(account.api_key, account)
+        if first is not account:
+            raise ConfigError(
+                f"LEADGATE_CONFIG: accounts {first.name!r} ({first.api_key_env}) and {account.name!r} "
+                f"({account.api_key_env}) use the same Rotor API key: Rotor's daily limit is per key, so "
+                "they must be one account"
+            )
 
 
 def _form(key: str, table: Any, env: Mapping[str, str]) -> FormConfig:

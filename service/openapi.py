@@ -49,6 +49,8 @@ PATHS: dict[str, dict[str, Any]] = {
                       "409": _json(ops_schemas.ErrorSchema, "Already settled"), **ERRORS}}},
     "/v1/ops/deferred/run-now": {"post": {
         "summary": "Queue every deferred delivery now",
+        "requestBody": {"required": False,
+                        "content": {"application/json": {"schema": ops_schemas.RunNowRequestSchema}}},
         "responses": {"200": _json({"type": "object", "properties": {"queued": {"type": "integer"}}}), **ERRORS}}},
     "/v1/ops/quota": {"get": {
         "summary": "Per account: requests used and left, reset, backlog",
@@ -67,6 +69,7 @@ def build_spec() -> dict[str, Any]:
         "FailedQuery",
         "BulkRequest",
         "DiscardRequest",
+        "RunNowRequest",
         "FailedItem",
         "Report",
         "Submission",

@@ -18,7 +18,7 @@ from service.errors import Conflict, DeliveryError, InvalidInput, NotFound, Stor
 from service.intake import Intake
 from service.jsonbody import parse_json
 from service.metrics import RedisCollector
-from service.ops_schemas import BulkRequestSchema, DiscardRequestSchema, FailedQuerySchema
+from service.ops_schemas import BulkRequestSchema, DiscardRequestSchema, FailedQuerySchema, RunNowRequestSchema
 from service.reprocess import FailedFilter, Reprocessor
 
 bp = Blueprint("ops", __name__)
@@ -120,7 +120,8 @@ def discard(submission_id: str) -> Response:
 def deferred_run_now() -> Response:
     from workers.backlog import run_deferred_now
 
-    return jsonify(queued=run_deferred_now(_intake().connection, _intake().config))
+    body = _load(RunNowRequestSchema(), _json_body())
+    return jsonify(queued=run_deferred_now(_intake().connection, _intake().config, reset_quota=body["reset_quota"]))
 
 
 @bp.get("/v1/ops/quota")

@@ -39,6 +39,16 @@ class BulkRequestSchema(Schema):
             raise ValidationError("Give either ids or all=true.", "_schema")
 
 
+class RunNowRequestSchema(Schema):
+    """``POST /v1/ops/deferred/run-now``: no body, or options."""
+
+    class Meta:
+        unknown = RAISE
+
+    reset_quota = fields.Boolean(load_default=False, metadata={
+        "description": "also forget today's request count (only when Rotor's day turned before ours)"})  # fmt: skip
+
+
 class DiscardRequestSchema(Schema):
     class Meta:
         unknown = RAISE

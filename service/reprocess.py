@@ -1,11 +1,12 @@
 """What the person on call does: list failures, retry them, replay them with today's mapping, discard.
 
-Used by both the CLI and the ops API, so the two always behave the same. Retrying gives a failed
-submission a delivery job of its own (``service.jobs.enqueue_redelivery``); the job reopens the
-submission with a fresh retry budget, exactly as when ``rq requeue`` or rq-dashboard requeues a
-failed job of RQ's, so a retry from there is the same retry. Replaying
-re-normalises the raw payload with today's mapping (the fix for a mapping bug) and delivers it onto
-the person's known Rotor lead, past the dedup window.
+Used by both the CLI and the ops API, so the two always behave the same. Retrying reopens a failed
+submission with a fresh retry budget and gives it a delivery job of its own
+(``service.jobs.enqueue_redelivery``) in one transaction, so a second retry (a double click, two
+``--all`` runs) finds it ``queued`` and adds no second job. ``rq requeue`` or rq-dashboard
+requeueing the failed job of RQ's reopens it the same way in the worker (``workers.deliver``).
+Replaying re-normalises the raw payload with today's mapping (the fix for a mapping bug) and
+delivers it onto the person's known Rotor lead, past the dedup window.
 """
 
 from __future__ import annotations
@@ -15,8 +16,10 @@ from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+import redis
 from marshmallow import ValidationError
 from redis import Redis
+from redis.client import Pipeline
 from rq import Queue
 
 from service import keys
@@ -25,7 +28,11 @@ from service.identity import PersonIndex
 from service.jobs import enqueue_redelivery
 from service.sources.forms import WebsiteFormSchema
 from service.sources.registry import load_lead, schema_for
-from service.submissions import FINAL, Submission, SubmissionStatus, SubmissionStore
+from service.submissions import FINAL, WAITING, Submission, SubmissionStatus, SubmissionStore
+
+# How often a retry or replay reads the record again when it changed under it (a worker's write).
+WATCH_TRIES = 5
+CHANGED_MEANWHILE = "it changed while this ran (a worker is on it): try again"
 
 
 @dataclass(frozen=True)
@@ -102,45 +109,66 @@ class Reprocessor:
         return _each(ids, self._retry_one, progress)
 
     def _retry_one(self, submission_id: str) -> str | None:
-        submission = self.store.get(submission_id)
-        if submission is None:
-            return "no such submission"
+        return self._watching(submission_id, self._reopen_failed)
+
+    def _reopen_failed(self, pipe: Pipeline, submission: Submission) -> str | None:
+        """Back to ``queued`` with a new job; ``pipe`` watches the record, so this is all or nothing."""
         if submission.status is not SubmissionStatus.FAILED:
             return f"not failed (it is {submission.status.value})"
         if submission.lead is None and submission.read_ref is None:
             return "its payload never made a deliverable lead: fix the mapping and use replay"
-        with self.connection.pipeline() as pipe:
-            pipe.multi()
-            enqueue_redelivery(self.queue, submission_id, self.config, pipeline=pipe)
-            pipe.execute()
+        pipe.multi()
+        job_id = enqueue_redelivery(self.queue, submission.id, self.config, pipeline=pipe)
+        self.store.reopen(submission.id, f"retried by an operator; queued as {job_id}", pipeline=pipe)
+        if submission.person is not None:
+            pipe.rpush(keys.person_pending(submission.person), submission.id)
+        pipe.execute()
         return None
+
+    def _watching(self, submission_id: str, operation: Callable[[Pipeline, Submission], str | None]) -> str | None:
+        """Run ``operation`` on the record under WATCH: a worker's write in between makes it look again."""
+        for _ in range(WATCH_TRIES):
+            with self.connection.pipeline() as pipe:
+                try:
+                    pipe.watch(keys.submission(submission_id))
+                    submission = self.store.get(submission_id)
+                    if submission is None:
+                        return "no such submission"
+                    return operation(pipe, submission)
+                except redis.WatchError:
+                    continue
+        return CHANGED_MEANWHILE
 
     def replay(self, ids: Iterable[str], *, progress: Progress | None = None) -> Report:
         return _each(ids, self._replay_one, progress)
 
     def _replay_one(self, submission_id: str) -> str | None:
-        submission = self.store.get(submission_id)
-        if submission is None:
-            return "no such submission"
+        return self._watching(submission_id, self._replace_and_requeue)
+
+    def _replace_and_requeue(self, pipe: Pipeline, submission: Submission) -> str | None:
+        # A waiting submission may be in a worker's hands right now: replacing its lead under that
+        # run would be overwritten by the run's outcome, and the replay silently lost.
+        if submission.status in WAITING:
+            return (f"not settled (it is {submission.status.value}): it will be delivered as it is; "
+                    "replay it once it is delivered or failed")  # fmt: skip
         try:
             lead = self.normalise(submission)
         except ValueError as exc:
             return str(exc)
         person = self.people.resolve(submission.account, lead) if lead is not None else None
-        with self.connection.pipeline() as pipe:
-            pipe.multi()
-            if lead is not None:
-                self.store.replace_lead(submission_id, lead, person=person, pipeline=pipe)
-                if person is not None:
-                    pipe.rpush(keys.person_pending(person), submission_id)
-            else:  # an announced lead never read: read it again
-                pipe.hdel(keys.submission(submission_id), "lead")
-            note = "replayed by an operator with today's mapping"
-            status = SubmissionStatus.QUEUED if lead is not None else SubmissionStatus.RECEIVED
-            self.store.set_status(submission_id, status, note=note, failures=0, error="", error_class="", replay=1,
-                                  pipeline=pipe)  # fmt: skip
-            enqueue_redelivery(self.queue, submission_id, self.config, pipeline=pipe)
-            pipe.execute()
+        pipe.multi()
+        if lead is not None:
+            self.store.replace_lead(submission.id, lead, person=person, pipeline=pipe)
+            if person is not None:
+                pipe.rpush(keys.person_pending(person), submission.id)
+        else:  # an announced lead never read: read it again
+            pipe.hdel(keys.submission(submission.id), "lead")
+        note = "replayed by an operator with today's mapping"
+        status = SubmissionStatus.QUEUED if lead is not None else SubmissionStatus.RECEIVED
+        self.store.set_status(submission.id, status, note=note, failures=0, error="", error_class="", replay=1,
+                              pipeline=pipe)  # fmt: skip
+        enqueue_redelivery(self.queue, submission.id, self.config, pipeline=pipe)
+        pipe.execute()
         return None
 
     def normalise(self, submission: Submission) -> dict[str, Any] | None:
@@ -187,7 +215,7 @@ class Reprocessor:
 def _each(ids: Iterable[str], operation: Callable[[str], str | None], progress: Progress | None) -> Report:
     """Apply ``operation`` (None when done, else why not) to every id, reporting progress one by one."""
     report = Report()
-    for submission_id in ids:
+    for submission_id in dict.fromkeys(ids):  # once each: the same id twice is one operation, not two
         reason = operation(submission_id)
         if reason is None:
             report.done.append(submission_id)

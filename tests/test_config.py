@@ -62,10 +62,16 @@ def test_forms_from_toml(tmp_path) -> None:
 @pytest.mark.parametrize(
     ("toml", "message"),
     [
-        ("[forms.contact]\ntags = 'website'", "LEADGATE_CONFIG: forms.contact.tags must be a list of non-empty strings"),
+        (
+            "[forms.contact]\ntags = 'website'",
+            "LEADGATE_CONFIG: forms.contact.tags must be a list of non-empty strings",
+        ),
         ("[forms.contact]\npriority = 'urgent'", "LEADGATE_CONFIG: forms.contact.priority must be one of low, medium"),
         ("[forms.contact]\ncolour = 'red'", "LEADGATE_CONFIG: forms.contact.colour: unknown setting"),
-        ("[forms.contact]\nredirect_url = 'thanks.html'", "LEADGATE_CONFIG: forms.contact.redirect_url must be an http"),
+        (
+            "[forms.contact]\nredirect_url = 'thanks.html'",
+            "LEADGATE_CONFIG: forms.contact.redirect_url must be an http",
+        ),
         ("[forms.'a b']\n", "LEADGATE_CONFIG: forms.a b: a form key may only use"),
         ("[forms.contact\n", "LEADGATE_CONFIG: "),
     ],
@@ -88,3 +94,21 @@ def test_worker_needs_a_rotor_key() -> None:
     result = CliRunner().invoke(main, ["worker", "--burst"], env={"ROTOR_API_KEY": ""})
     assert result.exit_code == 1
     assert result.output.startswith("Error: ROTOR_API_KEY: required by the worker")
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({"ACME_KEY": "k1", "GLOBEX_KEY": " k1 "}, "accounts 'acme' (ACME_KEY) and 'globex' (GLOBEX_KEY) use the same"),
+        ({"ROTOR_API_KEY": "k2", "GLOBEX_KEY": "k2"}, "accounts 'globex' (GLOBEX_KEY) and 'default' (ROTOR_API_KEY)"),
+    ],
+)
+def test_two_accounts_with_one_rotor_key_are_refused(tmp_path, env: dict, message: str) -> None:
+    path = tmp_path / "accounts.toml"
+    path.write_text('[accounts.acme]\napi_key_env = "ACME_KEY"\n[accounts.globex]\napi_key_env = "GLOBEX_KEY"\n')
+    with pytest.raises(ConfigError) as caught:
+        Config.from_env({"LEADGATE_CONFIG": str(path), **env})
+    assert str(caught.value).startswith(f"LEADGATE_CONFIG: {message}")
+    assert "k1" not in str(caught.value) and "k2" not in str(caught.value)  # the key itself stays secret
+    distinct = Config.from_env({"LEADGATE_CONFIG": str(path), "ROTOR_API_KEY": "k0", "ACME_KEY": "k1"})
+    assert distinct.account("acme").api_key == "k1" and distinct.account("globex").api_key is None

@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 from rq.job import Job
 
+from service import keys
 from service.reprocess import Reprocessor
 from service.submissions import SubmissionStatus, SubmissionStore
 from tests.conftest import DRAIN_JOB, inbox, queued_functions
+from workers import context
 from workers.batch import BATCH_SIZE
+from workers.deliver import Delivery
+from workers.quota import QuotaLedger
 
 PERSON = {"name": "Ann Lee", "email": "Ann@Example.com", "phone": "(201) 555-0123"}
 
@@ -134,3 +140,26 @@ def test_more_posts_than_a_batch_are_drained_by_a_second_job(client, deliver, re
     assert inbox(redis_conn) == []
     assert queue.finished_job_registry.count == 2
     assert sandbox.stats()["leads"] == BATCH_SIZE + 1
+
+
+def test_a_rate_limit_answered_just_after_the_reset_marks_the_day_it_was_counted_in(client, redis_conn, sandbox,
+                                                                                  config) -> None:  # fmt: skip
+    sandbox.reset(daily_limit=0)  # Rotor answers RATE_LIMIT_EXCEEDED
+    submission_id = submit(client)
+    redis_conn.delete(keys.INBOX)  # delivered by hand below, with a clock half a second before the reset
+    now = [datetime(2026, 11, 23, 23, 59, 59, 500000, tzinfo=UTC).timestamp()]
+    ctx = context.DeliveryContext.from_config(config)
+    rotor = ctx.rotor("default")
+    upsert = rotor.upsert_lead
+
+    def answered_a_second_later(body):
+        now[0] += 1.0
+        return upsert(body)
+
+    rotor.upsert_lead = answered_a_second_later
+    delivery = Delivery(redis_conn, ctx, submission_id)
+    delivery.ledger = ledger = QuotaLedger(redis_conn, reset_utc="00:00", clock=lambda: now[0])
+    assert delivery.run() == "deferred until 2026-11-24T00:00:00+00:00"
+    ctx.close()
+    assert redis_conn.hexists(keys.quota("default", "20261123T0000"), "exhausted")
+    assert not ledger.status("default", 1000).exhausted  # the day just begun is untouched

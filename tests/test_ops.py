@@ -10,9 +10,13 @@ from openapi_spec_validator import validate
 
 from service import keys
 from service.cli import main
-from service.config import Config
+from service.config import Config, FormConfig
+from service.ops_schemas import ERROR_CLASSES
+from service.reprocess import Reprocessor
 from service.submissions import SubmissionStatus, SubmissionStore
 from tests.conftest import ADMIN_TOKEN
+from workers import context
+from workers.deliver import Delivery
 
 AUTH = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
 ANN = {"name": "Ann Lee", "phone": "2015550123", "email": "ann@example.com"}
@@ -27,8 +31,9 @@ def cli(config: Config, tmp_path):
 
     ``stdout`` holds what scripts read (tables, JSON); ``output`` adds stderr (progress bars).
     """
-    env = {"REDIS_URL": config.redis_url, "ROTOR_BASE_URL": config.rotor_base_url, "ROTOR_API_KEY": config.rotor_api_key,
-           "LEADGATE_RETRY_MAX_ATTEMPTS": str(config.retry_max_attempts), "LEADGATE_CONFIG": str(tmp_path / "forms.toml")}  # fmt: skip
+    env = {"REDIS_URL": config.redis_url, "ROTOR_BASE_URL": config.rotor_base_url,
+           "ROTOR_API_KEY": config.rotor_api_key, "LEADGATE_RETRY_MAX_ATTEMPTS": str(config.retry_max_attempts),
+           "LEADGATE_CONFIG": str(tmp_path / "forms.toml")}  # fmt: skip
     (tmp_path / "forms.toml").write_text(FORMS_TOML)
 
     def run(*args: str, **extra_env: str):
@@ -69,6 +74,102 @@ def test_rq_requeue_behaves_like_failed_retry(client, deliver, redis_conn, sandb
     assert record(redis_conn, submission_id).status is SubmissionStatus.DELIVERED
     assert len(sandbox.leads()) == 1
     assert sandbox.stats()["by_endpoint"]["POST /leads"] == 4  # three failed, one delivered
+
+
+def failed_submission(client, deliver, sandbox) -> str:
+    """A submission that used up its three attempts on Rotor 500s."""
+    sandbox.faults(fail_next=3)
+    submission_id = client.post("/v1/forms/contact", json=ANN).json["submission_id"]
+    deliver()
+    return submission_id
+
+
+def test_a_second_retry_before_the_first_ran_adds_no_second_job(client, deliver, redis_conn, sandbox, queue, cli):
+    submission_id = failed_submission(client, deliver, sandbox)
+    posts_before = sandbox.stats()["by_endpoint"]["POST /leads"]
+    first = client.post("/v1/ops/failed/retry", json={"ids": [submission_id]}, headers=AUTH).json
+    assert first == {"done": 1, "ids": [submission_id], "skipped": {}}
+    assert record(redis_conn, submission_id).status is SubmissionStatus.QUEUED  # reopened at once, not by its job
+    again = client.post("/v1/ops/failed/retry", json={"ids": [submission_id, submission_id]}, headers=AUTH).json
+    assert again == {"done": 0, "ids": [], "skipped": {submission_id: "not failed (it is queued)"}}
+    assert cli("failed", "retry", "--all").stdout == "retry: 0 done, 0 skipped\n"  # no longer listed as failed
+    assert len(queue.job_ids) == 1
+    sandbox.faults(fail_next=100)  # Rotor still failing: the one retry costs three attempts, not six
+    deliver()
+    assert sandbox.stats()["by_endpoint"]["POST /leads"] - posts_before == 3
+    assert record(redis_conn, submission_id).status is SubmissionStatus.FAILED and len(queue.job_ids) == 0
+
+
+def test_the_same_id_twice_in_one_retry_is_retried_once(client, deliver, redis_conn, sandbox, queue, cli) -> None:
+    submission_id = failed_submission(client, deliver, sandbox)
+    result = cli("failed", "retry", submission_id, submission_id, "--json")
+    assert result.exit_code == 0 and json.loads(result.stdout) == {"done": 1, "ids": [submission_id], "skipped": {}}
+    assert len(queue.job_ids) == 1
+
+
+def test_a_leftover_job_requeued_after_a_retry_does_not_reopen_it(client, deliver, redis_conn, sandbox, queue, config):
+    submission_id = failed_submission(client, deliver, sandbox)
+    leftover = record(redis_conn, submission_id).job_id
+    assert Reprocessor(redis_conn, config).retry([submission_id]).done == [submission_id]
+    sandbox.faults(fail_next=100)
+    deliver()  # the operator's retry fails too: its own job is now the submission's
+    failed = record(redis_conn, submission_id)
+    assert failed.status is SubmissionStatus.FAILED and failed.job_id != leftover
+    posts_before = sandbox.stats()["by_endpoint"]["POST /leads"]
+    queue.failed_job_registry.requeue(leftover)  # someone requeues the old job in rq-dashboard
+    deliver()
+    assert sandbox.stats()["by_endpoint"]["POST /leads"] == posts_before  # it did not reopen it
+    assert record(redis_conn, submission_id).status is SubmissionStatus.FAILED
+
+
+def test_replay_refuses_a_submission_still_waiting(client, redis_conn, queue, cli) -> None:
+    submission_id = client.post("/v1/forms/contact", json=ANN).json["submission_id"]
+    result = cli("replay", submission_id)
+    assert result.exit_code == 1
+    assert result.stdout == (f"replay: 0 done, 1 skipped\nskipped {submission_id}: not settled (it is queued): it will "
+                             "be delivered as it is; replay it once it is delivered or failed\n")  # fmt: skip
+    waiting = record(redis_conn, submission_id)
+    assert waiting.status is SubmissionStatus.QUEUED and not waiting.replay and waiting.job_id is None
+
+
+def test_replay_while_a_worker_delivers_it_is_refused_not_lost(client, deliver, redis_conn, sandbox, config) -> None:
+    submission_id = client.post("/v1/forms/contact", json=ANN).json["submission_id"]
+    redis_conn.delete(keys.INBOX)  # delivered by hand below, not by the drain job
+    fixed = Config(**{**config.__dict__, "forms": {**config.forms, "contact": FormConfig(
+        key="contact", tags=("website", "fixed-mapping"))}})  # fmt: skip
+    ctx = context.DeliveryContext.from_config(config)
+    rotor = ctx.rotor("default")
+    upsert, reports = rotor.upsert_lead, []
+
+    def upsert_while_the_operator_replays(body):
+        reports.append(Reprocessor(redis_conn, fixed).replay([submission_id]))
+        return upsert(body)
+
+    rotor.upsert_lead = upsert_while_the_operator_replays
+    Delivery(redis_conn, ctx, submission_id).run()
+    ctx.close()
+    (report,) = reports
+    assert report.done == [] and report.skipped[submission_id].startswith("not settled (it is queued)")
+    assert record(redis_conn, submission_id).status is SubmissionStatus.DELIVERED
+    # Once settled, the replay goes through and Rotor gets today's mapping.
+    assert Reprocessor(redis_conn, fixed).replay([submission_id]).done == [submission_id]
+    deliver()
+    (lead,) = sandbox.leads()
+    assert "fixed-mapping" in lead["tags"]
+
+
+def test_retry_validates_the_error_class_like_the_api(cli) -> None:
+    result = cli("failed", "retry", "--all", "--error-class", "bogus")
+    assert result.exit_code == 2 and "'bogus' is not one of" in result.output
+    assert cli("failed", "retry", "--all", "--error-class", "crashed").exit_code == 0
+    help_text = cli("failed", "retry", "--help").stdout
+    assert all(name in help_text for name in ERROR_CLASSES)
+
+
+def test_lookup_on_an_unknown_account_is_one_line(cli) -> None:
+    result = cli("lookup", "some-lead", "--account", "nosuch")
+    assert result.exit_code == 1
+    assert result.output == "Error: LEADGATE_CONFIG: no account named 'nosuch'\n"
 
 
 def test_replay_after_a_mapping_fix_corrects_the_same_rotor_lead(app, client, deliver, redis_conn, sandbox, cli):
@@ -176,7 +277,8 @@ def test_settled_records_expire_after_the_retention_period(client, deliver, redi
 
 
 OPS_ENDPOINTS = [
-    ("get", "/v1/submissions/x", None), ("get", "/v1/ops/failed", None), ("post", "/v1/ops/failed/retry", {"all": True}),
+    ("get", "/v1/submissions/x", None), ("get", "/v1/ops/failed", None),
+    ("post", "/v1/ops/failed/retry", {"all": True}),
     ("post", "/v1/ops/replay", {"ids": ["x"]}), ("post", "/v1/ops/submissions/x/discard", {"reason": "r"}),
     ("post", "/v1/ops/deferred/run-now", None), ("get", "/v1/ops/quota", None), ("get", "/v1/ops/leads/x", None),
 ]  # fmt: skip
@@ -203,12 +305,17 @@ def test_ops_api_does_what_the_cli_does(client, deliver, redis_conn, sandbox) ->
     lead_id = record(redis_conn, submission_id).lead_id
     assert client.get(f"/v1/ops/leads/{lead_id}", headers=AUTH).json["id"] == lead_id
     assert client.get("/v1/ops/quota", headers=AUTH).json[0]["account"] == "default"
-    assert client.post(f"/v1/ops/submissions/{submission_id}/discard", json={"reason": "x"}, headers=AUTH).status_code == 409
+    assert (
+        client.post(f"/v1/ops/submissions/{submission_id}/discard", json={"reason": "x"}, headers=AUTH).status_code
+        == 409
+    )
     assert client.post("/v1/ops/replay", json={"ids": [submission_id]}, headers=AUTH).json["done"] == 1
 
 
 def test_openapi_document_is_valid_and_lists_the_ops_api(client) -> None:
     spec = client.get("/v1/openapi.json").json
     validate(spec)
-    assert {"/v1/ops/failed", "/v1/ops/failed/retry", "/v1/ops/replay", "/v1/submissions/{submission_id}"} <= set(spec["paths"])
+    assert {"/v1/ops/failed", "/v1/ops/failed/retry", "/v1/ops/replay", "/v1/submissions/{submission_id}"} <= set(
+        spec["paths"]
+    )
     assert spec["components"]["securitySchemes"]["admin"] == {"type": "http", "scheme": "bearer"}

@@ -4,18 +4,23 @@ from __future__ import annotations
 
 import json
 import time
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from click.testing import CliRunner
 from rq import Queue
+from rq.job import Job
+from rq.registry import ScheduledJobRegistry
 
 from service import keys
 from service.cli import main
 from service.config import Config
+from service.jobs import enqueue_delivery
 from service.submissions import SubmissionStatus, SubmissionStore
+from tests.conftest import ADMIN_TOKEN
 from workers.backlog import run_deferred_now
 from workers.circuit import AccountCircuit
-from workers.quota import QuotaLedger
+from workers.quota import Budget, QuotaLedger, RequestKind
 
 SMALL = {"rotor_daily_limit": 20, "ops_reserve_percent": 0}
 
@@ -51,8 +56,8 @@ def test_thirty_people_with_a_limit_of_twenty(client, deliver, redis_conn, sandb
     assert all(s.attempts == 0 and s.failures == 0 for s in deferred)  # no retry attempt used up
     assert Queue(keys.BACKLOG_QUEUE, connection=redis_conn).scheduled_job_registry.count == 10
 
-    sandbox.http.post("/_sandbox/next-day").raise_for_status()
-    assert run_deferred_now(redis_conn, Config(**{**config.__dict__, **SMALL})) == 10
+    sandbox.http.post("/_sandbox/next-day").raise_for_status()  # Rotor's day turned before ours
+    assert run_deferred_now(redis_conn, Config(**{**config.__dict__, **SMALL}), reset_quota=True) == 10
     deliver(**SMALL)
     assert statuses(redis_conn, ids) == {"delivered": 30}
     assert sandbox.stats()["leads"] == 30
@@ -146,3 +151,50 @@ def test_ops_share_is_never_spent_on_deliveries(client, deliver, redis_conn, san
     deliver(rotor_daily_limit=limit + 1, ops_reserve_percent=50)
     assert sandbox.stats()["requests_total"] == (limit + 1) - -(-(limit + 1) * 50 // 100)
     assert statuses(redis_conn, ids)["delivered"] == sandbox.stats()["requests_total"]
+
+
+def test_run_now_clears_the_exhausted_mark_but_keeps_the_days_count(client, redis_conn, config) -> None:
+    ledger, budget = QuotaLedger(redis_conn), Budget(1000)
+    for _ in range(900):
+        assert ledger.reserve("default", budget, RequestKind.FRESH).granted
+    ledger.mark_exhausted("default")  # Rotor said so: then it raised the quota
+    run_deferred_now(redis_conn, config)
+    status = ledger.status("default", 1000)
+    assert (status.used, status.exhausted) == (900, False)
+    granted = 0
+    while ledger.reserve("default", budget, RequestKind.FRESH).granted:
+        granted += 1
+    assert 900 + granted == budget.for_deliveries  # the day's budget is not spent twice
+    # Only when Rotor's day turned before ours, and asked for: the count starts again.
+    auth = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
+    assert client.post("/v1/ops/deferred/run-now", json={"reset_quota": True}, headers=auth).json == {"queued": 0}
+    assert ledger.status("default", 1000).used == 0
+    assert client.post("/v1/ops/deferred/run-now", json={"reset": 1}, headers=auth).status_code == 422
+
+
+def test_run_now_cli_resets_the_count_only_with_reset_quota(redis_url, redis_conn) -> None:
+    ledger = QuotaLedger(redis_conn)
+    for _ in range(5):
+        ledger.reserve("default", Budget(20), RequestKind.FRESH)
+    env = {"REDIS_URL": redis_url}
+    assert CliRunner().invoke(main, ["deferred", "run-now"], env=env).exit_code == 0
+    assert ledger.status("default", 20).used == 5
+    assert CliRunner().invoke(main, ["deferred", "run-now", "--reset-quota"], env=env).exit_code == 0
+    assert ledger.status("default", 20).used == 0
+
+
+def test_run_now_queues_only_what_it_takes_from_the_scheduler(redis_conn, config, monkeypatch) -> None:
+    backlog = Queue(keys.BACKLOG_QUEUE, connection=redis_conn)
+    registry = backlog.scheduled_job_registry
+    later = datetime.now(UTC) + timedelta(hours=1)
+    moved, gone, waiting = (enqueue_delivery(backlog, sid, config, job_id=f"{sid}-1", at=later) for sid in "abc")
+    listed = registry.get_job_ids()
+    # Between run-now's listing and its move, RQ's scheduler queues one (what enqueue_scheduled_jobs
+    # does), and another job's hash is deleted by hand.
+    backlog.enqueue_job(Job.fetch(moved.id, connection=redis_conn))
+    registry.remove(moved.id)
+    redis_conn.delete(gone.key)
+    monkeypatch.setattr(ScheduledJobRegistry, "get_job_ids", lambda self, *args, **kwargs: listed)
+    assert run_deferred_now(redis_conn, config) == 1
+    assert backlog.job_ids == [moved.id, waiting.id]  # each once
+    assert redis_conn.zrange(registry.key, 0, -1) == [gone.id.encode()]  # left for the scheduler to drop

@@ -6,13 +6,19 @@ import math
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+import redis
 from redis import Redis
 from rq import Queue
+from rq.exceptions import NoSuchJobError
 from rq.job import Job
+from rq.registry import ScheduledJobRegistry
 
 from service import keys
 from service.config import Config
 from workers.quota import Budget, QuotaLedger, QuotaStatus
+
+# How often ``run_deferred_now`` looks again at one job while the scheduled registry keeps changing.
+RUN_NOW_TRIES = 5
 
 
 @dataclass(frozen=True)
@@ -63,24 +69,48 @@ def account_reports(connection: Redis, config: Config, now: datetime) -> list[Ac
     return reports
 
 
-def run_deferred_now(connection: Redis, config: Config) -> int:
-    """Start a new quota window for every account and queue every deferred delivery now.
+def run_deferred_now(connection: Redis, config: Config, *, reset_quota: bool = False) -> int:
+    """Queue every deferred delivery now; return how many this queued.
 
-    For when Rotor's day turned before ours, or the quota was raised. Should Rotor still refuse,
-    the first RATE_LIMIT_EXCEEDED defers everything again, at the cost of that one request.
+    For when the quota was raised, or a paused account's key was fixed: every account's
+    ``exhausted`` mark is cleared but its count for the day is kept, so what was spent today is not
+    spent again. ``reset_quota`` also forgets the count: only for when Rotor's day is known to have
+    turned before ours. Should Rotor still refuse, the first RATE_LIMIT_EXCEEDED defers everything
+    again, at the cost of that one request.
     """
     ledger = QuotaLedger(connection, reset_utc=config.quota_reset_utc)
     for name in config.account_names():
-        ledger.restart_window(name)
+        if reset_quota:
+            ledger.restart_window(name)
+        else:
+            ledger.clear_exhausted(name)
     backlog = Queue(keys.BACKLOG_QUEUE, connection=connection)
     registry = backlog.scheduled_job_registry
-    moved = 0
-    for job_id in registry.get_job_ids():
-        job = Job.fetch(job_id, connection=connection)
+    return sum(_queue_now(connection, backlog, registry, job_id) for job_id in registry.get_job_ids())
+
+
+def _queue_now(connection: Redis, backlog: Queue, registry: ScheduledJobRegistry, job_id: str) -> bool:
+    """Move one scheduled job onto the backlog queue, unless RQ's scheduler moved it first.
+
+    The registry is watched, so the job is queued only if this removes it from the registry (the
+    scheduler queues it otherwise, and a job queued twice runs twice). A job whose hash is gone
+    (deleted by hand, expired) is skipped; the scheduler drops its id when its time comes.
+    """
+    for _ in range(RUN_NOW_TRIES):
         with connection.pipeline() as pipe:
-            pipe.multi()
-            registry.remove(job, pipeline=pipe)
-            backlog.enqueue_job(job, pipeline=pipe)
-            pipe.execute()
-        moved += 1
-    return moved
+            try:
+                pipe.watch(registry.key)
+                if pipe.zscore(registry.key, job_id) is None:
+                    return False  # the scheduler got there first
+                try:
+                    job = Job.fetch(job_id, connection=connection)
+                except NoSuchJobError:
+                    return False
+                pipe.multi()
+                pipe.zrem(registry.key, job_id)
+                backlog.enqueue_job(job, pipeline=pipe)
+                pipe.execute()
+                return True
+            except redis.WatchError:
+                continue  # the registry changed (a job scheduled or moved): look again
+    return False  # still contended: left to the scheduler, which queues it when it is due

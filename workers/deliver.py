@@ -20,6 +20,7 @@ import logging
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import redis
 from redis import Redis
 from rq import Queue, Retry, get_current_job
 
@@ -56,7 +57,7 @@ def deliver_submission(submission_id: str) -> str | Retry:
     job = get_current_job()
     assert job is not None, "deliver_submission runs inside an RQ worker"
     with logs.bound(submission_id=submission_id, job_id=job.id):
-        outcome = Delivery(job.connection, context.current(), submission_id).run()
+        outcome = Delivery(job.connection, context.current(), submission_id, job_id=job.id).run()
         log.info("delivery run ended: %s", outcome)
         return outcome
 
@@ -65,10 +66,13 @@ class Delivery:
     """One delivery run for one submission (in a drain job or a job of its own)."""
 
     def __init__(
-        self, connection: Redis, ctx: context.DeliveryContext, submission_id: str, state: DeliveryState | None = None
-    ) -> None:
-        """``state``: the submission's, if the caller has just read it (a drain job reads its batch's at once)."""
+        self, connection: Redis, ctx: context.DeliveryContext, submission_id: str, state: DeliveryState | None = None,
+        *, job_id: str | None = None,
+    ) -> None:  # fmt: skip
+        """``state``: the submission's, if the caller has just read it (a drain job reads its batch's at once).
+        ``job_id``: the job of its own this runs in, if any (only that job may reopen a failed submission)."""
         self.connection = connection
+        self.job_id = job_id
         self._first_state = state
         self.ctx = ctx
         self.submission_id = submission_id
@@ -85,9 +89,12 @@ class Delivery:
 
     def _run(self, state: DeliveryState) -> str | Retry:
         if state.status is SubmissionStatus.FAILED:
-            # A failed submission's job runs again only when an operator asked for it: `leadgate failed
-            # retry`, `rq requeue` or rq-dashboard all end here, and all get a fresh retry budget.
-            state = self._reopen(state)
+            # A failed submission's job runs again when an operator requeued it (`rq requeue`,
+            # rq-dashboard): it gets a fresh retry budget, as `leadgate failed retry` gives one.
+            not_reopened = self._reopen()
+            if not_reopened:
+                return f"left failed: {not_reopened}"
+            state = self._state()
         if state.lead is None and state.read_ref and state.status in UNREAD:
             outcome = self._read(state)
             if outcome is not None:
@@ -121,13 +128,30 @@ class Delivery:
             raise SubmissionMissing(f"submission {self.submission_id} is not stored (purged, or deleted by hand)")
         return state
 
-    def _reopen(self, state: DeliveryState) -> DeliveryState:
+    def _reopen(self) -> str | None:
+        """Back to ``queued`` with a fresh retry budget; None when done, else why not.
+
+        Only while it is still ``failed`` and only by the job its record names: a leftover job (one
+        an operator's retry or replay has since replaced) must not reopen it by itself, or each such
+        job would make one more delivery.
+        """
+        key = keys.submission(self.submission_id)
         with self.connection.pipeline() as pipe:
-            self.store.reopen(self.submission_id, "retried by an operator", pipeline=pipe)
-            if state.person is not None:
-                pipe.rpush(keys.person_pending(state.person), self.submission_id)
-            pipe.execute()
-        return self._state()
+            try:
+                pipe.watch(key)
+                status, job_id, person = pipe.hmget(key, ["status", "job_id", "person"])
+                if status != SubmissionStatus.FAILED.value.encode():
+                    return f"it is {status.decode() if status else 'gone'} now"
+                if self.job_id is None or job_id is None or job_id.decode() != self.job_id:
+                    return f"{self.job_id or 'this run'} is not its current job; use `leadgate failed retry`"
+                pipe.multi()
+                self.store.reopen(self.submission_id, f"retried by an operator (requeued {self.job_id})", pipeline=pipe)
+                if person:
+                    pipe.rpush(keys.person_pending(person.decode()), self.submission_id)
+                pipe.execute()
+            except redis.WatchError:
+                return "it changed while being reopened (another retry?)"
+        return None
 
     def _read(self, state: DeliveryState) -> str | Retry | None:
         """Read an announced lead from its platform and store it; None when it is ready to deliver."""
@@ -252,7 +276,9 @@ class Delivery:
             metrics.count(pipe, "leadgate_deliveries_total", account=state.account, outcome=outcome)
             pipe.execute()
         if decision.action is Action.WAIT_FOR_QUOTA:
-            window = self.ledger.mark_exhausted(state.account)
+            # The window the request was counted in: a refusal that arrives just after the reset
+            # must not mark the new day exhausted (nor defer everything to the day after).
+            window = self.ledger.mark_exhausted(state.account, reservation.window if reservation else None)
             return self._defer(state, window.resets_at, f"Rotor says the quota is spent: {error.message}")
         if decision.action is Action.PAUSE_ACCOUNT:
             self.circuit.pause(state.account, error.message)

@@ -15,7 +15,8 @@ from workers.rotor import RotorClient
 def lookup_lead(connection: Redis, config: Config, lead_id: str, *, account: str = "default") -> dict[str, Any]:
     settings = config.account(account)
     ledger = QuotaLedger(connection, reset_utc=config.quota_reset_utc)
-    if not ledger.reserve(account, Budget.for_account(config, account), RequestKind.OPS).granted:
+    reservation = ledger.reserve(account, Budget.for_account(config, account), RequestKind.OPS)
+    if not reservation.granted:
         raise RotorQuotaExceeded(f"no Rotor requests left today on account {account!r}", error_code="LOCAL_BUDGET")
     if not settings.api_key:
         raise RotorQuotaExceeded(f"{settings.api_key_env} is not set", error_code="NO_KEY")
@@ -23,7 +24,7 @@ def lookup_lead(connection: Redis, config: Config, lead_id: str, *, account: str
     try:
         return client.get_lead(lead_id)
     except RotorQuotaExceeded:
-        ledger.mark_exhausted(account)
+        ledger.mark_exhausted(account, reservation.window)
         raise
     finally:
         client.close()

@@ -20,6 +20,7 @@ from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 
 from redis import Redis
+from redis.client import Pipeline
 
 from service import keys
 from service.config import Config
@@ -141,16 +142,31 @@ class QuotaLedger:
         """Give back a reserved request that never reached Rotor (the connection was refused)."""
         self.connection.hincrby(keys.quota(account, window.label), "used", -1)
 
-    def mark_exhausted(self, account: str) -> Window:
-        """Rotor said RATE_LIMIT_EXCEEDED: no more calls on this account until the window resets."""
-        window = self.window()
-        self.connection.hset(keys.quota(account, window.label), "exhausted", datetime.now(UTC).isoformat())
-        self.connection.expire(keys.quota(account, window.label), WINDOW_TTL_SECONDS)
+    def mark_exhausted(self, account: str, window: Window | None = None) -> Window:
+        """Rotor said RATE_LIMIT_EXCEEDED: no more calls on this account until ``window`` resets.
+
+        ``window``: the one the refused request was reserved in (default: now's). An answer that
+        arrives just after the reset belongs to the day that ended, not to the one just begun.
+        """
+        window = window or self.window()
+        key = keys.quota(account, window.label)
+        with self.connection.pipeline() as pipe:
+            pipe.hset(key, "exhausted", datetime.fromtimestamp(self.clock(), UTC).isoformat())
+            pipe.expire(key, WINDOW_TTL_SECONDS)
+            pipe.execute()
         return window
 
-    def restart_window(self, account: str) -> None:
-        """Forget this window's count: Rotor's day turned earlier than ours, or the quota was raised."""
-        self.connection.delete(keys.quota(account, self.window().label))
+    def clear_exhausted(self, account: str, *, pipeline: Pipeline | None = None) -> None:
+        """Forget Rotor's RATE_LIMIT_EXCEEDED for this window (the quota was raised); the count stays,
+        so the requests already spent today are not spent twice."""
+        (pipeline if pipeline is not None else self.connection).hdel(
+            keys.quota(account, self.window().label), "exhausted"
+        )
+
+    def restart_window(self, account: str, *, pipeline: Pipeline | None = None) -> None:
+        """Forget this window's count and mark: only when Rotor's day is known to have turned before
+        ours (its count is back to zero); otherwise the day's budget would be spent twice."""
+        (pipeline if pipeline is not None else self.connection).delete(keys.quota(account, self.window().label))
 
     def status(self, account: str, limit: int) -> QuotaStatus:
         window = self.window()
