@@ -5,8 +5,10 @@ account (two client companies never share people). A submission whose phone belo
 person and email to another proves they are one: the email's person is folded into the phone's
 (Rotor's upsert matches the phone first too, destinations.md §1.3). Its waiting submissions join
 the phone's person, it adopts the Rotor lead id if the phone's person has none, and the folded id
-points at the survivor for any job still holding it. If both already had a Rotor lead, those are
-two leads in Rotor and stay so: Rotor has no merge, and the phone's lead receives later updates.
+points at the survivor for any job or identity key still holding it: an id is followed along its
+folds to the person it is now before anything is compared or folded. If both already had a Rotor
+lead, those are two leads in Rotor and stay so: Rotor has no merge, and the phone's lead receives
+later updates.
 """
 
 from __future__ import annotations
@@ -24,28 +26,40 @@ from service import keys
 # resolve(identity keys present, phone first; a new person id; the TTL; the key prefix of persons)
 # returns the person id. Key names are built from the prefix for the fold only. Intake's script
 # (service.intake_script) calls it too.
+# Every id an identity key holds is first followed along its folds to the person it is now: a key
+# set before its person was folded still names the old id, and comparing or folding that stale id
+# would re-point it (and split the person it was folded into from the one it is now proved to be).
 RESOLVE_FUNCTION = """
+local function current(prefix, person)
+  for _ = 1, 10 do  -- a fold chain is short; the bound only guards against a cycle
+    local folded = redis.call('GET', prefix .. person .. ':folded_into')
+    if not folded then break end
+    person = folded
+  end
+  return person
+end
+
 local function resolve(identity_keys, new_person, ttl, prefix)
   local person = nil
   local known = {}
   for i, key in ipairs(identity_keys) do
     known[i] = redis.call('GET', key)
+    if known[i] then known[i] = current(prefix, known[i]) end
     if known[i] and not person then person = known[i] end
   end
   person = person or new_person
-  for _ = 1, 10 do
-    local folded = redis.call('GET', prefix .. person .. ':folded_into')
-    if not folded then break end
-    person = folded
-  end
   for i, key in ipairs(identity_keys) do
-    local other = known[i]
+    -- Follow again: an earlier fold in this loop may have folded this one's person already.
+    local other = known[i] and current(prefix, known[i])
     if other and other ~= person then
       local from, into = prefix .. other, prefix .. person
       -- One by one: unpack() of a long list would fail the script halfway (scripts do not roll back).
       while redis.call('LMOVE', from .. ':pending', into .. ':pending', 'LEFT', 'RIGHT') do end
       local lead_id = redis.call('HGET', from, 'lead_id')
-      if lead_id then redis.call('HSETNX', into, 'lead_id', lead_id) end
+      -- '' is a delivery whose answer named no lead (workers.rotor.UpsertResult): nothing to adopt.
+      if lead_id and lead_id ~= '' and redis.call('HSETNX', into, 'lead_id', lead_id) == 1 then
+        redis.call('EXPIRE', into, ttl)  -- the survivor may have had no record yet: none lives forever
+      end
       redis.call('SET', from .. ':folded_into', person, 'EX', ttl)
     end
     redis.call('SET', key, person, 'EX', ttl)

@@ -27,7 +27,7 @@ class SubmissionStatus(StrEnum):
 
     RECEIVED = "received"  # stored, not yet handed to delivery
     QUEUED = "queued"  # waiting for a worker, or for a retry after a transient failure
-    DELIVERED = "delivered"  # Rotor answered 200/201; lead_id is set
+    DELIVERED = "delivered"  # Rotor answered 2xx; lead_id is set unless neither answer nor request named one
     DUPLICATE = "duplicate"  # the same lead as an earlier submission; nothing sent
     DEFERRED = "deferred"  # waiting for the Rotor quota to reset
     FAILED = "failed"  # will not be retried on its own; replayable by ops

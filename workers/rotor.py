@@ -7,6 +7,7 @@ not by the status number, which Rotor does not document (destinations.md §1.2).
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -26,6 +27,8 @@ from service.errors import (
     RotorUnreachable,
 )
 
+log = logging.getLogger(__name__)
+
 API_VERSION = "1.1.0"
 # Connect fails fast (a down host is retried later anyway); the read allows for a slow upsert.
 DEFAULT_TIMEOUT = httpx.Timeout(10.0, connect=3.0)
@@ -34,6 +37,8 @@ USER_AGENT = "leadgate/0.1"
 
 @dataclass(frozen=True)
 class UpsertResult:
+    # '' when neither the answer nor the request named the lead (see ``upsert_lead``): a str still,
+    # so a delivery stores it like any id and the next upsert, sent without one, is matched by phone.
     lead_id: str
     created: bool
 
@@ -57,13 +62,24 @@ class RotorClient:
         )
 
     def upsert_lead(self, body: dict[str, Any]) -> UpsertResult:
-        """``POST /leads``: 201 created a lead, 200 updated the one matched by id, phone or email."""
+        """``POST /leads``: 201 created a lead, 200 updated the one matched by id, phone or email.
+
+        Any 2xx is delivered, whatever its body: Rotor applied (and charged) the upsert, so raising
+        would have it sent, applied and charged again. The lead id is the answer's flat ``id``
+        (destinations.md §1.3), else a ``data.id`` (the shape of ``GET /leads/{id}``), else the
+        ``id`` sent if the answer is not 201 (an upsert by id that did not create updated that
+        lead), else ''.
+        """
         with _translate_transport_errors():
             response = self._http.post("leads", json=body)
         payload = json_object(response)
-        if response.status_code in (200, 201) and isinstance(payload.get("id"), str):
-            return UpsertResult(lead_id=payload["id"], created=response.status_code == 201)
-        raise _error_for(response, payload)
+        if not response.is_success:
+            raise _error_for(response, payload)
+        created = response.status_code == 201
+        lead_id = _lead_id(payload) or _lead_id(payload.get("data")) or (None if created else _lead_id(body))
+        if not lead_id:
+            log.warning("Rotor answered %s to an upsert without a lead id", response.status_code)
+        return UpsertResult(lead_id=lead_id or "", created=created)
 
     def get_lead(self, lead_id: str) -> dict[str, Any]:
         """``GET /leads/{id}``: the lead as Rotor has it now."""
@@ -89,6 +105,11 @@ def _translate_transport_errors() -> Iterator[None]:
         raise RotorConnectFailed(f"cannot reach Rotor: ConnectError: {exc}") from exc
     except httpx.TransportError as exc:
         raise RotorUnreachable(f"cannot reach Rotor: {type(exc).__name__}: {exc}") from exc
+
+
+def _lead_id(payload: object) -> str | None:
+    lead_id = payload.get("id") if isinstance(payload, dict) else None
+    return lead_id if isinstance(lead_id, str) and lead_id else None
 
 
 def json_object(response: httpx.Response) -> dict[str, Any]:
@@ -121,5 +142,5 @@ def _error_for(response: httpx.Response, payload: dict[str, Any]) -> DeliveryErr
     elif 400 <= status < 500:
         cls = RotorRejected
     else:
-        cls = RotorServerError  # a 2xx without a lead id, a 3xx: Rotor misbehaved, try again later
+        cls = RotorServerError  # a 3xx (not followed): Rotor misbehaved, try again later
     return cls(f"Rotor answered {status}: {message}", **kwargs)
