@@ -6,6 +6,7 @@ and no better with 4 (perf-notes.md); each request is short CPU work plus one Re
 
 import os
 import sys
+from typing import Any
 
 from service import logs
 from service.config import Config
@@ -18,15 +19,21 @@ timeout = 30
 graceful_timeout = 20
 keepalive = 5
 accesslog = "-"
+# gunicorn 27's control socket lives under $HOME, shared by every gunicorn of the user (and failing
+# where HOME is read-only); leadgate does not use it.
+control_socket_disable = True
 
 
 # Request lines as JSON too, so one log pipeline parses web, worker and access lines alike.
 access_log_format = '{"ts":"%(t)s","logger":"access","method":"%(m)s","path":"%(U)s","status":%(s)s,"ms":%(M)s}'
 
 
-def on_starting(server: object) -> None:
+def on_starting(server: Any) -> None:
     """Check the config before forking workers, so a bad setting is one line, not a traceback per worker."""
     logs.configure()
+    # gunicorn's own lines (booting, worker exits) as JSON too, through the root handler.
+    server.log.error_log.handlers.clear()
+    server.log.error_log.propagate = True
     try:
         Config.from_env()
     except ConfigError as exc:

@@ -80,8 +80,8 @@ def configure(level: str = "INFO") -> None:
     # A line per Rotor call from httpx as well as the delivery's own outcome line: keep only its warnings.
     logging.getLogger("httpx").setLevel(logging.WARNING)
     # The JSON lines carry none of these, and looking them up is a tenth of a log call's cost
-    # (the logging HOWTO's "Optimization": every intake request writes one line).
+    # (the logging HOWTO's "Optimization": every intake request writes one line). The process id
+    # stays: gunicorn's own lines print it.
     logging._srcfile = None  # type: ignore[attr-defined]
     logging.logThreads = False
-    logging.logProcesses = False
     logging.logMultiprocessing = False

@@ -91,7 +91,8 @@ def test_a_drain_claim_whose_job_never_reached_the_queue_holds_only_seconds(app,
     assert queue.count == 1 and redis_conn.ttl(keys.DRAIN_PENDING) > DRAIN_CLAIM_SECONDS  # its job waits
     redis_conn.delete(keys.DRAIN_PENDING)  # a worker took it
     intake = app.extensions["leadgate"]
-    intake.queue = Queue(queue.name, connection=redis.Redis(port=1))  # the enqueue, and only it, fails
+    # The enqueue, and only it, fails; from_url, as service.connection builds its client: no retries.
+    intake.queue = Queue(queue.name, connection=redis.Redis.from_url("redis://127.0.0.1:1/0"))
     response = client.post("/v1/forms/contact", json={"name": "Bo", "phone": "2015550124"})
     assert response.status_code == 202 and queue.count == 1
     # The next post or a worker's maintenance queues one once the claim lapses, seconds from now.
