@@ -58,6 +58,12 @@ local function resolve(identity_keys, new_person, ttl, prefix)
       local lead_id = redis.call('HGET', from, 'lead_id')
       -- '' is a delivery whose answer named no lead (workers.rotor.UpsertResult): nothing to adopt.
       if lead_id and lead_id ~= '' and redis.call('HSETNX', into, 'lead_id', lead_id) == 1 then
+        -- What that lead holds from us comes with it (workers.people's record fields), so the next
+        -- update keeps its notes and dedup knows what it has.
+        for _, field in ipairs({'notes', 'delivered', 'delivered_at', 'delivered_by', 'lost'}) do
+          local value = redis.call('HGET', from, field)
+          if value then redis.call('HSETNX', into, field, value) end
+        end
         redis.call('EXPIRE', into, ttl)  -- the survivor may have had no record yet: none lives forever
       end
       redis.call('SET', from .. ':folded_into', person, 'EX', ttl)

@@ -78,7 +78,9 @@ if h.deliver and status ~= 'duplicate' then
   if #h.identity > 0 then
     local person = resolve(h.identity, h.new_person, s.person_ttl, s.person_prefix)
     set('person', person)
-    redis.call('RPUSH', s.person_prefix .. person .. ':pending', h.id)
+    local pending = s.person_prefix .. person .. ':pending'
+    redis.call('RPUSH', pending, h.id)
+    redis.call('EXPIRE', pending, s.person_ttl)
   end
   redis.call('RPUSH', KEYS[3], h.id)
   if redis.call('SET', KEYS[4], '1', 'NX', 'EX', s.drain_ttl) then drain = 1 end

@@ -77,7 +77,9 @@ def idempotency(source: str, key: str) -> str:
 
 
 def person(person_id: str) -> str:
-    """Hash: what Rotor was last sent for this person (``delivered``, ``delivered_by``) and its ``lead_id``."""
+    """Hash: the person's Rotor ``lead_id``, what Rotor holds from us (``delivered``, ``delivered_by``,
+    ``delivered_at``; ``notes``, kept past the dedup window), and ``lost``: what a lead Rotor no longer
+    has held from us, to send again (``workers.people``)."""
     return f"{PREFIX}:person:{person_id}"
 
 
@@ -93,6 +95,12 @@ def person_pending(person_id: str) -> str:
 def person_folded_into(person_id: str) -> str:
     """String: the person this one turned out to be (one submission linked their phone and email)."""
     return f"{PREFIX}:person:{person_id}:folded_into"
+
+
+def person_backoff(person_id: str) -> str:
+    """String with a TTL: the submission whose retry after a transient Rotor failure is due for this
+    person; until it expires the person's other runs wait instead of calling Rotor (workers.deliver)."""
+    return f"{PREFIX}:person:{person_id}:backoff"
 
 
 def person_lock(person_id: str) -> str:

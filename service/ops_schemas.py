@@ -45,7 +45,8 @@ class RunNowRequestSchema(Schema):
     class Meta:
         unknown = RAISE
 
-    reset_quota = fields.Boolean(load_default=False, metadata={
+    # JSON true or false only: marshmallow would also take 0, "yes", "off" (the OpenAPI says boolean).
+    reset_quota = fields.Boolean(load_default=False, truthy={True}, falsy={False}, metadata={
         "description": "also forget today's request count (only when Rotor's day turned before ours)"})  # fmt: skip
 
 

@@ -12,6 +12,7 @@ from service.app import create_app
 from service.config import Config
 from service.submissions import SubmissionStatus, SubmissionStore
 from tests.conftest import DRAIN_JOB, inbox, queued_functions, wait_for
+from workers import rotor
 
 ANN = {"name": "Ann Lee", "phone": "(201) 555-0123", "email": "ann@example.com"}
 
@@ -106,6 +107,76 @@ def test_a_resubmission_that_adds_nothing_costs_nothing(client, deliver, redis_c
     assert record.status is SubmissionStatus.DUPLICATE
     assert record.duplicate_of in (first, again)
     assert sandbox.stats()["requests_total"] == 2
+
+
+def test_an_update_keeps_what_rotor_held_though_rotor_replaces_notes(client, deliver, redis_conn, sandbox) -> None:
+    # Rotor replaces notes on every update that has any (destinations.md §1.3): ours must carry the old ones.
+    post(client, name="Ann", phone="2015550123", email="ann@old.example", message="Roof leak")
+    post(client, name="Ann", phone="2015550123", email="ann@example.com")  # the old email goes to the notes
+    deliver()
+    post(client, "quote", name="Ann Lee", phone="2015550123", message="Also gutters")
+    deliver(dedup_window_seconds=0)  # the notes Rotor holds are remembered past the dedup window too
+    post(client, name="Ann Lee", phone="2015550123", city="Hoboken")  # no notes: Rotor keeps its own
+    deliver()
+    (lead,) = sandbox.leads()
+    assert "Roof leak" in lead["notes"] and "Also given as email: ann@old.example" in lead["notes"]
+    assert lead["notes"].endswith("Also gutters") and lead["property_city"] == "Hoboken"
+    assert sandbox.stats()["by_endpoint"]["POST /leads"] == 3
+
+
+def test_a_message_sent_again_is_a_duplicate_only_while_rotor_holds_it(client, deliver, redis_conn, sandbox) -> None:
+    first = post(client, "quote", **ANN, message="Roof leak")
+    deliver()
+    post(client, "quote", **ANN, message="Also gutters")
+    deliver()
+    again = post(client, "quote", name="Ann Lee", phone="2015550123", message="Roof leak")  # a new fingerprint
+    deliver()
+    record = SubmissionStore(redis_conn).get(again)
+    (lead,) = sandbox.leads()
+    assert lead["notes"] == "Roof leak\n\nAlso gutters"  # Rotor does hold it: nothing to send
+    assert record.status is SubmissionStatus.DUPLICATE and record.duplicate_of != first
+    assert sandbox.stats()["by_endpoint"]["POST /leads"] == 2
+
+
+def test_a_fold_during_a_delivery_leaves_nothing_on_the_survivors_pending_list(
+    client, deliver, redis_conn, sandbox, monkeypatch
+) -> None:
+    post(client, name="Ann", phone="2015550123")
+    deliver()
+    by_email = post(client, name="Ann", email="ann@example.com", message="by email")
+    upsert, calls = rotor.RotorClient.upsert_lead, []
+
+    def linking_arrives_mid_flight(self, body):  # the real call, after intake folds the email's person
+        calls.append(body)
+        if len(calls) == 1:
+            post(client, "quote", name="Ann Lee", phone="2015550123", email="ann@example.com")
+        return upsert(self, body)
+
+    monkeypatch.setattr(rotor.RotorClient, "upsert_lead", linking_arrives_mid_flight)
+    deliver()
+    folded = SubmissionStore(redis_conn).get(by_email).person
+    survivor = redis_conn.get(keys.person_folded_into(folded)).decode()
+    assert redis_conn.lrange(keys.person_pending(survivor), 0, -1) == []
+    assert not redis_conn.exists(keys.person(folded))  # written to the survivor, or not at all
+    phone_lead = next(lead for lead in sandbox.leads() if lead["phone"])
+    assert redis_conn.hget(keys.person(survivor), "lead_id").decode() == phone_lead["id"]  # it keeps its own lead
+
+
+def test_a_failed_submission_retried_after_a_fold_waits_on_the_survivors_list(
+    client, deliver, redis_conn, sandbox, queue
+) -> None:
+    post(client, name="Ann", phone="2015550123")
+    deliver()
+    sandbox.faults(fail_next=3)
+    by_email = post(client, name="Ann", email="ann@example.com", message="by email")
+    deliver()
+    failed = SubmissionStore(redis_conn).get(by_email)
+    assert failed.status is SubmissionStatus.FAILED
+    post(client, "quote", name="Ann Lee", phone="2015550123", email="ann@example.com")  # folds the email's person
+    queue.failed_job_registry.requeue(failed.job_id)  # `rq requeue`: the run reopens it first
+    deliver()
+    assert SubmissionStore(redis_conn).get(by_email).status is SubmissionStatus.DELIVERED
+    assert redis_conn.lrange(keys.person_pending(failed.person), 0, -1) == []  # not on the folded person's list
 
 
 def test_phone_and_email_people_linked_later_are_one_lead(client, deliver, redis_conn, sandbox) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime
 
 from rq.job import Job
@@ -11,6 +12,7 @@ from service.reprocess import Reprocessor
 from service.submissions import SubmissionStatus, SubmissionStore
 from tests.conftest import DRAIN_JOB, inbox, queued_functions
 from workers import context
+from workers import deliver as deliver_module
 from workers.batch import BATCH_SIZE
 from workers.deliver import Delivery
 from workers.quota import QuotaLedger
@@ -163,3 +165,37 @@ def test_a_rate_limit_answered_just_after_the_reset_marks_the_day_it_was_counted
     ctx.close()
     assert redis_conn.hexists(keys.quota("default", "20261123T0000"), "exhausted")
     assert not ledger.status("default", 1000).exhausted  # the day just begun is untouched
+
+
+def test_an_outage_costs_one_retry_cycle_per_person_not_per_submission(client, deliver, redis_conn, sandbox,
+                                                                       monkeypatch) -> None:  # fmt: skip
+    monkeypatch.setattr(deliver_module, "BACKOFF_SLACK_SECONDS", 1)
+    ids = [submit(client, message=f"message {n}") for n in range(3)]
+    sandbox.faults(fail_rate=1.0)
+    deliver()
+    # The first run's retries send all three (it merges the person's waiting submissions); the
+    # others wait for each retry instead of sending the same body into the same outage.
+    assert sandbox.stats()["by_endpoint"]["POST /leads"] == 3
+    first, *others = [submission(redis_conn, sid) for sid in ids]
+    assert first.status is SubmissionStatus.FAILED and first.attempts == 3
+    assert [(s.status, s.attempts) for s in others] == [(SubmissionStatus.QUEUED, 0)] * 2  # no attempt used up
+    sandbox.faults()
+    time.sleep(1.5)  # the back-off is over: they run when their jobs are due
+    deliver()
+    assert [submission(redis_conn, sid).status for sid in ids[1:]] == [SubmissionStatus.DELIVERED] * 2
+    assert sandbox.stats()["by_endpoint"]["POST /leads"] == 4
+
+
+def test_a_lead_deleted_in_rotor_is_created_again_with_everything_it_had(client, deliver, redis_conn, sandbox):
+    submit(client, message="Roof leak", city="Hoboken")
+    deliver()
+    sandbox.reset()  # the lead was deleted in Rotor: an update by its id gets 404
+    client.post("/v1/forms/quote", json={"name": "Ann Lee", "phone": "201-555-0123", "message": "Also gutters"})
+    deliver()
+    (lead,) = sandbox.leads()
+    assert (lead["email"], lead["property_city"]) == ("ann@example.com", "Hoboken")
+    assert lead["notes"] == "Roof leak\n\nAlso gutters" and sorted(lead["tags"]) == ["quote", "website"]
+    again = submit(client, city="Hoboken")  # all of it is in the new lead: nothing to send
+    deliver()
+    assert submission(redis_conn, again).status is SubmissionStatus.DUPLICATE
+    assert sandbox.stats()["by_endpoint"]["POST /leads"] == 2  # the 404, then the new lead

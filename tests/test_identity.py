@@ -85,3 +85,14 @@ def test_the_survivors_lead_id_is_kept_and_an_unnamed_lead_is_not_adopted(redis_
     t = index.resolve(ACCOUNT, {"phone": "+12015550103"})
     assert index.resolve(ACCOUNT, {"phone": "+12015550103", "email": "three@example.com"}) == t
     assert redis_conn.hget(keys.person(t), "lead_id") is None
+
+
+def test_an_adopted_lead_brings_what_it_holds_from_us(redis_conn: redis.Redis) -> None:
+    index = PersonIndex(redis_conn, ttl_seconds=3600)
+    emailed = index.resolve(ACCOUNT, {"email": "ann@example.com"})
+    redis_conn.hset(keys.person(emailed), mapping={"lead_id": "L1", "notes": "Roof leak", "delivered": "{}"})
+    phoned = index.resolve(ACCOUNT, {"phone": "+12015550123"})
+    assert index.resolve(ACCOUNT, {"phone": "+12015550123", "email": "ann@example.com"}) == phoned
+    survivor = redis_conn.hgetall(keys.person(phoned))
+    assert survivor == {b"lead_id": b"L1", b"notes": b"Roof leak", b"delivered": b"{}"}
+    assert 0 < redis_conn.ttl(keys.person(phoned)) <= 3600

@@ -6,7 +6,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from service.lead import NOTES_LIMIT
-from workers.merge import Piece, is_covered, merge
+from workers.merge import Piece, accumulate, is_covered, merge, notes_to_send, upsert_body
 
 
 def piece(at: str, source: str = "form:contact", **body) -> Piece:
@@ -54,6 +54,37 @@ def test_covered() -> None:
     assert not is_covered({"name": "Ann", "tags": ["quote"]}, delivered)
     assert not is_covered({"name": "Ann", "notes": "New question"}, delivered)
     assert not is_covered({"name": "Ann", "address_city": "Hoboken"}, delivered)
+
+
+def test_accumulate_replaces_notes_as_rotor_does() -> None:
+    # Rotor merges tags on update and replaces every other field, notes included (destinations.md §1.3).
+    held = {"name": "Ann", "tags": ["website"], "notes": "Roof leak"}
+    sent = {"id": "L1", "name": "Ann Lee", "tags": ["quote"], "notes": "Roof leak\n\nAlso gutters"}
+    holds = accumulate(held, sent)
+    assert holds == {"name": "Ann Lee", "tags": ["website", "quote"], "notes": "Roof leak\n\nAlso gutters"}
+    assert accumulate(held, {"name": "Ann Lee"})["notes"] == "Roof leak"  # no notes sent: Rotor keeps its own
+
+
+def test_notes_to_send_put_the_held_ones_first_and_keep_the_newest() -> None:
+    assert notes_to_send("", "Roof leak") == "Roof leak"
+    assert notes_to_send("Roof leak", "Also gutters") == "Roof leak\n\nAlso gutters"
+    assert notes_to_send("Roof leak\n\nAlso gutters", "Roof leak") == "Roof leak\n\nAlso gutters"  # held already
+    long = notes_to_send("x" * NOTES_LIMIT, "latest")
+    assert len(long) == NOTES_LIMIT and long.endswith("x\n\nlatest")
+
+
+def test_an_update_without_notes_sends_none_and_one_with_notes_sends_the_held_ones_too() -> None:
+    assert upsert_body({"id": "L1", "name": "Ann"}, "Roof leak", {}) == {"id": "L1", "name": "Ann"}
+    body = upsert_body({"id": "L1", "name": "Ann", "notes": "Also gutters"}, "Roof leak", {})
+    assert body == {"id": "L1", "name": "Ann", "notes": "Roof leak\n\nAlso gutters"}
+
+
+def test_what_a_lost_lead_held_is_sent_again_under_the_new_body() -> None:
+    lost = {"name": "Ann", "email": "ann@example.com", "tags": ["website"], "notes": "Roof leak"}
+    body = upsert_body({"name": "Ann Lee", "phone": "+1", "tags": ["quote"], "notes": "Also gutters"}, "", lost)
+    assert body == {"name": "Ann Lee", "email": "ann@example.com", "phone": "+1", "tags": ["website", "quote"],
+                    "notes": "Roof leak\n\nAlso gutters"}  # fmt: skip
+    assert upsert_body({"name": "Ann Lee"}, "", lost)["notes"] == "Roof leak"  # a new lead: all it had
 
 
 phones = st.sampled_from(["+12015550123", "+12015550124", "+442079460958"])

@@ -11,12 +11,15 @@ person, merges them (``workers.merge``) and either finds Rotor already has all o
 no request) or sends one upsert, carrying the Rotor lead id once known. Before the call it needs
 the account running (not paused) and one request reserved from the quota; without either the
 submission is deferred to the backlog queue through RQ's scheduler, using up no retry attempt.
-After a failed call, ``workers.retry`` decides and this module carries it out.
+After a failed call, ``workers.retry`` decides and this module carries it out. A retry after a
+transient failure marks the person as backing off: until that retry is due, the person's other
+runs wait for it rather than send the same merged body into the same outage.
 """
 
 from __future__ import annotations
 
 import logging
+import math
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -32,7 +35,7 @@ from service.sources.registry import TEST_LEAD_CHECKS, load_lead
 from service.submissions import DeliveryState, SubmissionStatus, SubmissionStore
 from workers import context
 from workers.circuit import AccountCircuit
-from workers.merge import is_covered, merge
+from workers.merge import is_covered, merge, upsert_body
 from workers.people import Member, People, Person
 from workers.quota import QuotaLedger, RequestKind, Reservation
 from workers.retry import TRANSIENT, Action
@@ -43,6 +46,9 @@ log = logging.getLogger(__name__)
 RQ_RETRY_CAP = 1_000_000
 # When another worker holds the person for longer than we wait, come back shortly.
 LOCK_BUSY_RETRY_SECONDS = 2
+# The person's back-off outlasts its retry's due time by this much, so the retry (which its own
+# marker does not stop) has run, and settled the others or backed off again, before they look.
+BACKOFF_SLACK_SECONDS = 5
 SETTLED = (SubmissionStatus.DELIVERED, SubmissionStatus.DUPLICATE, SubmissionStatus.DISCARDED)
 # An announced lead (Meta, LinkedIn) is read while in these; a failed read is retried as ``queued``.
 UNREAD = (SubmissionStatus.RECEIVED, SubmissionStatus.QUEUED)
@@ -112,6 +118,13 @@ class Delivery:
                 return Retry(max=RQ_RETRY_CAP, interval=LOCK_BUSY_RETRY_SECONDS)
             # Read again under the lock: another worker may have delivered it meanwhile.
             state = self._stored(gathered.state)
+            backoff = gathered.person.backoff
+            if backoff is not None and backoff.owner != self.submission_id and state.status not in SETTLED:
+                # Another submission's retry is due after a transient failure: that run sends this
+                # one too (it merges the person's waiting submissions). Come back once it has run;
+                # like a busy lock, this spends no retry attempt and no request.
+                log.info("person backing off for %s's retry", backoff.owner)
+                return Retry(max=RQ_RETRY_CAP, interval=math.ceil(backoff.seconds_left))
             members = self.people.members(self.submission_id, state, gathered.pending)
             paused = gathered.also_read[paused_key]
             return self._deliver(state, members, gathered.person, paused.decode() if paused else None)
@@ -147,7 +160,10 @@ class Delivery:
                 pipe.multi()
                 self.store.reopen(self.submission_id, f"retried by an operator (requeued {self.job_id})", pipeline=pipe)
                 if person:
-                    pipe.rpush(keys.person_pending(person.decode()), self.submission_id)
+                    # The person it is now: a fold since moved the person's waiting submissions there.
+                    pending = keys.person_pending(self.people.current_id(person.decode()))
+                    pipe.rpush(pending, self.submission_id)
+                    pipe.expire(pending, self.ctx.config.retention_seconds)
                 pipe.execute()
             except redis.WatchError:
                 return "it changed while being reopened (another retry?)"
@@ -178,6 +194,7 @@ class Delivery:
             self.store.replace_lead(self.submission_id, lead, person=person, pipeline=pipe)
             if person is not None:
                 pipe.rpush(keys.person_pending(person), self.submission_id)
+                pipe.expire(keys.person_pending(person), self.ctx.config.retention_seconds)
             self.store.set_status(
                 self.submission_id, SubmissionStatus.QUEUED, note=f"lead read from {source.type}", pipeline=pipe
             )
@@ -197,8 +214,10 @@ class Delivery:
             return f"already {state.status.value}"
         body = merge([member.piece for member in members])
         replay = any(member.state.replay for member in members)
-        if person.delivered and not replay and is_covered(body, person.delivered):
+        # Compared with the notes Rotor holds from us: it replaces them on every update that has any.
+        if person.delivered and not replay and is_covered(body, {**person.delivered, "notes": person.notes}):
             return self._settle_as_duplicates(members, person)
+        body = upsert_body(body, person.notes, person.lost)
         if person.lead_id and "id" not in body:
             body = {"id": person.lead_id, **body}
         account = state.account
@@ -212,7 +231,7 @@ class Delivery:
         try:
             result = self.ctx.rotor(account).upsert_lead(body)
         except DeliveryError as error:
-            return self._after_failure(state, members, error, reservation, sent_id="id" in body)
+            return self._after_failure(state, members, error, reservation, sent_id="id" in body, person=person)
         if paused:
             self.circuit.resume(account)
         self._settle_as_delivered(state, members, person, body, result)
@@ -224,6 +243,7 @@ class Delivery:
         outcome = "created" if result.created else "updated"
         ids = [member.submission_id for member in members]
         status = 201 if result.created else 200
+        survivor = self.people.current_id(state.person) if state.person is not None else None
         with self.connection.pipeline() as pipe:
             self.store.record_attempt(self.submission_id, {"http_status": status}, pipeline=pipe)
             metrics.count(pipe, "leadgate_deliveries_total", account=state.account, outcome=str(status))
@@ -235,8 +255,9 @@ class Delivery:
                     rotor_result=outcome, error="", deferred_until="", replay="", pipeline=pipe, **merged,
                 )  # fmt: skip
             if state.person is not None:
-                self.people.remember_delivery(person, result.lead_id, body, self.submission_id, pipeline=pipe)
-            self.people.settle(state.person, ids, pipeline=pipe)
+                self.people.remember_delivery(person, result.lead_id, body, self.submission_id, pipeline=pipe,
+                                              survivor=survivor)  # fmt: skip
+            self.people.settle(state.person, ids, pipeline=pipe, survivor=survivor)
             pipe.srem(keys.account_deferred(state.account), *ids)
             pipe.execute()
         waited = datetime.now(UTC) - datetime.fromisoformat(state.received_at)
@@ -262,8 +283,9 @@ class Delivery:
 
     def _after_failure(
         self, state: DeliveryState, members: list[Member], error: DeliveryError, reservation: Reservation | None,
-        *, sent_id: bool,
+        *, sent_id: bool, person: Person | None = None,
     ) -> str | Retry:  # fmt: skip
+        """``person``: the record the failed upsert was built from, if it was (not a platform read)."""
         if isinstance(error, RotorConnectFailed) and reservation is not None:
             self.ledger.refund(state.account, reservation.window)
         transient = isinstance(error, TRANSIENT)
@@ -285,18 +307,27 @@ class Delivery:
             until = datetime.now(UTC) + timedelta(seconds=self.circuit.probe_seconds)
             return self._defer(state, until, f"account paused: {error.message}")
         if decision.action is Action.RETRY_WITHOUT_ID:
-            if state.person is not None:
-                self.people.forget_lead_id(state.person)
-            for member in members:
-                if "id" in (member.state.lead or {}):
-                    lead = {k: v for k, v in (member.state.lead or {}).items() if k != "id"}
-                    self.store.replace_lead(member.submission_id, lead)
-            note = "Rotor no longer has the lead id; upserting without it"
-            self.store.set_status(self.submission_id, SubmissionStatus.QUEUED, note=note)
+            with self.connection.pipeline() as pipe:
+                if person is not None and person.id:
+                    # What the lead held from us goes with the next upsert, which creates it anew.
+                    self.people.forget_lead(person, pipeline=pipe)
+                for member in members:
+                    if "id" in (member.state.lead or {}):
+                        lead = {k: v for k, v in (member.state.lead or {}).items() if k != "id"}
+                        self.store.replace_lead(member.submission_id, lead, pipeline=pipe)
+                note = "Rotor no longer has the lead id; upserting without it"
+                self.store.set_status(self.submission_id, SubmissionStatus.QUEUED, note=note, pipeline=pipe)
+                pipe.execute()
             return Retry(max=RQ_RETRY_CAP, interval=0)
         if decision.action is Action.RETRY:
             note = f"retrying in {decision.delay}s: {error.message}"
-            self.store.set_status(self.submission_id, SubmissionStatus.QUEUED, note=note, error=error.message)
+            with self.connection.pipeline() as pipe:
+                self.store.set_status(self.submission_id, SubmissionStatus.QUEUED, note=note, error=error.message,
+                                      pipeline=pipe)  # fmt: skip
+                if members and state.person is not None:  # Rotor failed (not a platform's read)
+                    seconds = decision.delay + BACKOFF_SLACK_SECONDS
+                    self.people.back_off(state.person, self.submission_id, seconds, pipeline=pipe)
+                pipe.execute()
             return Retry(max=RQ_RETRY_CAP, interval=decision.delay)
         self.record_failure(state, error.message, error.error_class)
         raise error

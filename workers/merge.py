@@ -4,6 +4,9 @@
 * Tags are unioned, in order of first appearance.
 * Notes are appended, each headed with the submission's source and time.
 * Nothing a person gave is dropped: a phone or email replaced by a later one is kept in the notes.
+
+Rotor merges tags on update but replaces every other field, notes included (destinations.md
+§1.3), so an update that carries notes sends the ones Rotor holds from us first (``upsert_body``).
 """
 
 from __future__ import annotations
@@ -57,7 +60,7 @@ def merge(pieces: Sequence[Piece]) -> dict[str, Any]:
 
 
 def is_covered(body: Mapping[str, Any], delivered: Mapping[str, Any]) -> bool:
-    """True when sending ``body`` would tell Rotor nothing it was not already sent in ``delivered``."""
+    """True when sending ``body`` would tell Rotor nothing it already holds from us (``delivered``)."""
     for key, value in body.items():
         if key == "id":
             continue
@@ -73,18 +76,44 @@ def is_covered(body: Mapping[str, Any], delivered: Mapping[str, Any]) -> bool:
 
 
 def accumulate(held: Mapping[str, Any], sent: Mapping[str, Any]) -> dict[str, Any]:
-    """What Rotor holds from us after upserting ``sent`` onto ``held``: fields replaced, tags and notes added."""
+    """What Rotor holds from us after upserting ``sent`` onto ``held``: tags added, every other field
+    (notes too) replaced, as Rotor does."""
     result = dict(held)
     for key, value in sent.items():
         if key == "id":
             continue
         if key == "tags":
             result["tags"] = list(dict.fromkeys([*held.get("tags", ()), *value]))
-        elif key == "notes" and held.get("notes"):
-            result["notes"] = f"{held['notes']}\n\n{value}"
         else:
             result[key] = value
     return result
+
+
+def notes_to_send(held: str, new: str) -> str:
+    """The notes an update sends: Rotor replaces them, so the ones it holds from us (``held``) go
+    first and ``new`` after, the newest kept within Rotor's limit. Notes it already holds are not
+    added again (a replay, or a re-sent message with a changed field)."""
+    if not held:
+        return _keep_newest(new, NOTES_LIMIT)
+    if new in held:
+        return held
+    return _keep_newest(f"{held}\n\n{new}", NOTES_LIMIT)
+
+
+def upsert_body(body: Mapping[str, Any], held_notes: str, lost: Mapping[str, Any]) -> dict[str, Any]:
+    """What to send for the merged ``body``, given the notes Rotor holds from us.
+
+    A body without notes sends none: Rotor keeps its own. ``lost`` is what a lead Rotor no longer
+    has (a 404 on its id) held from us: all of it is sent again, under ``body``, so the lead created
+    in its place is complete.
+    """
+    sent = dict(body)
+    if "notes" in body:
+        sent["notes"] = notes_to_send(held_notes or lost.get("notes", ""), body["notes"])
+    if not lost:
+        return sent
+    ids = {"id": body["id"]} if "id" in body else {}
+    return {**ids, **accumulate(lost, sent)}
 
 
 def _keep_newest(text: str, limit: int) -> str:

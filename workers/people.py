@@ -3,8 +3,10 @@
 Two workers posting the same person at once would spend two requests and could race Rotor into
 two leads, so each delivery holds the person's lock while it gathers the pending submissions,
 merges them and calls Rotor. The person's record remembers the Rotor lead id (later upserts send
-it, so Rotor updates exactly that lead) and what was last sent, so a re-submission that adds
-nothing within the dedup window costs nothing.
+it, so Rotor updates exactly that lead) and what Rotor holds from us, so a re-submission that adds
+nothing within the dedup window costs nothing. Rotor replaces notes on update, so the notes it
+holds from us are kept for as long as the record (past the window): an update sends them again
+before its new ones (``workers.merge.upsert_body``).
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from redis import Redis
+from redis.client import Pipeline
 
 from service import keys
 from service.submissions import DeliveryState, SubmissionStatus, SubmissionStore
@@ -32,14 +35,37 @@ return 0
 """
 # Others' submissions join a delivery only while waiting; a failed one waits for an operator.
 JOINABLE = (SubmissionStatus.QUEUED, SubmissionStatus.DEFERRED)
+PERSON_FIELDS = ["lead_id", "delivered", "delivered_by", "delivered_at", "notes", "lost"]
+# A delivery that finished after its person was folded into another (service.identity) hands its
+# record to the survivor, unless the survivor has a Rotor lead of its own (then they are two leads,
+# and the survivor's gets later updates). KEYS[1]: the survivor's record. ARGV: the lead id, the
+# record's TTL, then the fields and values to write.
+ADOPT_SCRIPT = """
+local lead_id = redis.call('HGET', KEYS[1], 'lead_id')
+if ARGV[1] == '' or (lead_id and lead_id ~= '' and lead_id ~= ARGV[1]) then return 0 end
+redis.call('HSET', KEYS[1], 'lead_id', ARGV[1], unpack(ARGV, 3))
+redis.call('EXPIRE', KEYS[1], ARGV[2])
+return 1
+"""
+
+
+@dataclass(frozen=True)
+class Backoff:
+    """A retry after a transient Rotor failure is due for the person: its other runs wait for it."""
+
+    owner: str  # the submission whose run retries
+    seconds_left: float
 
 
 @dataclass
 class Person:
     id: str
     lead_id: str | None = None
-    delivered: dict[str, Any] = field(default_factory=dict)  # what Rotor was sent, within the window
+    delivered: dict[str, Any] = field(default_factory=dict)  # what Rotor holds from us, within the window
     delivered_by: str | None = None
+    notes: str = ""  # the notes Rotor holds from us (it replaces them on update), past the window too
+    lost: dict[str, Any] = field(default_factory=dict)  # what a lead Rotor no longer has held from us
+    backoff: Backoff | None = None
 
 
 @dataclass(frozen=True)
@@ -53,18 +79,22 @@ class Gathered:
     also_read: dict[str, bytes | None]  # the value of each key the caller asked for besides
 
 
-def _person(person_id: str, row: list[bytes | None], window_seconds: int) -> Person:
+def _person(person_id: str, row: list[bytes | None], backoff: tuple[bytes | None, int], window_seconds: int) -> Person:
     """The person's record; what was delivered counts only within the dedup window.
 
     Past the window a repeat is news again (a new buying signal) and is sent as an update.
     """
-    lead_id, delivered, delivered_by, delivered_at = row
+    lead_id, delivered, delivered_by, delivered_at, notes, lost = row
     recent = delivered_at is not None and time.time() - float(delivered_at) < window_seconds
+    owner, backoff_ms = backoff
     return Person(
         person_id,
         lead_id=lead_id.decode() if lead_id else None,
         delivered=json.loads(delivered) if delivered and recent else {},
         delivered_by=delivered_by.decode() if delivered_by and recent else None,
+        notes=notes.decode() if notes else "",
+        lost=json.loads(lost) if lost else {},
+        backoff=Backoff(owner.decode(), max(backoff_ms, 0) / 1000) if owner else None,
     )
 
 
@@ -123,10 +153,12 @@ class People:
                 pipe.get(keys.person_folded_into(person_id))
                 pipe.hmget(keys.submission(submission_id), list(DeliveryState.FIELDS))
                 pipe.lrange(keys.person_pending(person_id), 0, -1)
-                pipe.hmget(keys.person(person_id), ["lead_id", "delivered", "delivered_by", "delivered_at"])
+                pipe.hmget(keys.person(person_id), PERSON_FIELDS)
+                pipe.get(keys.person_backoff(person_id))
+                pipe.pttl(keys.person_backoff(person_id))  # Redis's clock: the workers' may differ
                 for key in also_read:  # e.g. the account's pause flag: one round trip fewer
                     pipe.get(key)
-                held, folded_into, row, pending, person, *extra = pipe.execute()
+                held, folded_into, row, pending, person, owner, backoff_ms, *extra = pipe.execute()
             if folded_into is not None and folds < 10:  # proved someone else: lock that one (10: no cycle)
                 if held:
                     self._release(keys=[keys.person_lock(person_id)], args=[token])
@@ -144,7 +176,7 @@ class People:
             yield Gathered(
                 state=replace(state, person=person_id) if state else None,
                 pending=[raw.decode() for raw in pending],
-                person=_person(person_id, person, window_seconds),
+                person=_person(person_id, person, (owner, backoff_ms), window_seconds),
                 also_read=dict(zip(also_read, extra, strict=True)),
             )
         except BaseException:
@@ -165,26 +197,70 @@ class People:
                 members.append(Member(submission_id, state))
         return members
 
-    def forget_lead_id(self, person_id: str) -> None:
-        self.connection.hdel(keys.person(person_id), "lead_id")
+    def forget_lead(self, person: Person, *, pipeline: Pipeline | None = None) -> None:
+        """Rotor no longer has the person's lead (a 404 on its id): forget it and what it held, which
+        becomes ``lost``, sent again with the next upsert so the lead created in its place is complete.
 
-    def remember_delivery(self, person: Person, lead_id: str, body: dict[str, Any], by: str, *, pipeline: Any) -> None:
-        """Store the lead id, and what Rotor now holds from us (for the dedup window)."""
-        holds = accumulate(person.delivered, body)
+        Forgetting ``delivered`` also ends the dedup window: none of it is in Rotor now.
+        """
+        connection = pipeline if pipeline is not None else self.connection
+        held = {**person.delivered, **({"notes": person.notes} if person.notes else {})}
+        lost = accumulate(person.lost, held)
         key = keys.person(person.id)
-        pipeline.hset(key, mapping={
+        connection.hdel(key, "lead_id", "delivered", "delivered_at", "delivered_by", "notes")
+        if lost:
+            connection.hset(key, "lost", json.dumps(lost, separators=(",", ":")))
+
+    def back_off(self, person_id: str, owner: str, seconds: float, *, pipeline: Pipeline | None = None) -> None:
+        """Until ``seconds`` from now only ``owner``'s run calls Rotor for the person (its retry after
+        a transient failure): the others would send the same merged body into the same outage."""
+        connection = pipeline if pipeline is not None else self.connection
+        connection.set(keys.person_backoff(person_id), owner, px=max(1, int(seconds * 1000)))
+
+    def remember_delivery(
+        self, person: Person, lead_id: str, body: dict[str, Any], by: str, *, pipeline: Pipeline | None = None,
+        survivor: str | None = None,
+    ) -> None:  # fmt: skip
+        """Store the lead id, and what Rotor now holds from us (``body`` is what was sent).
+
+        ``survivor``: the person ``person`` is now (``current_id``), if it was folded into another
+        while this delivery ran; the survivor takes the record over unless it has a lead of its own.
+        """
+        connection = pipeline if pipeline is not None else self.connection
+        holds = accumulate(person.delivered, body)
+        fields: dict[str, Any] = {
             "lead_id": lead_id, "delivered_by": by, "delivered_at": time.time(),
             "delivered": json.dumps(holds, separators=(",", ":")),
-        })  # fmt: skip
-        pipeline.expire(key, self.store.retention_seconds)
+        }  # fmt: skip
+        if "notes" in body:  # what Rotor's notes are now; without notes Rotor kept the ones it had
+            fields["notes"] = body["notes"]
+        if person.backoff is not None:  # Rotor answered: the person's other runs need not wait
+            connection.delete(keys.person_backoff(person.id))
+        if survivor is not None and survivor != person.id:
+            args = [item for pair in fields.items() if pair[0] != "lead_id" for item in pair]
+            connection.eval(ADOPT_SCRIPT, 1, keys.person(survivor), lead_id, self.store.retention_seconds, *args)
+            return
+        key = keys.person(person.id)
+        connection.hset(key, mapping=fields)
+        if person.lost:  # sent again with this upsert
+            connection.hdel(key, "lost")
+        connection.expire(key, self.store.retention_seconds)
 
-    def settle(self, person_id: str | None, member_ids: list[str], *, pipeline: Any) -> None:
+    def settle(
+        self, person_id: str | None, member_ids: list[str], *, pipeline: Pipeline, survivor: str | None = None
+    ) -> None:
         """Take delivered or duplicate submissions off the person's pending list; if this delivery
-        holds the person's lock, let go of it in the same transaction (no round trip of its own)."""
+        holds the person's lock, let go of it in the same transaction (no round trip of its own).
+
+        A fold while this delivery ran moved the pending list to the person it was folded into
+        (``survivor``, looked up if not given): they are taken off that one too.
+        """
         if person_id is None:
             return
-        for submission_id in member_ids:
-            pipeline.lrem(keys.person_pending(person_id), 0, submission_id)
+        survivor = survivor or self.current_id(person_id)
+        for owner in dict.fromkeys([person_id, survivor]):
+            for submission_id in member_ids:
+                pipeline.lrem(keys.person_pending(owner), 0, submission_id)
         token = self._held.pop(person_id, None)
         if token is not None:
             pipeline.eval(RELEASE_SCRIPT, 1, keys.person_lock(person_id), token)
