@@ -9,6 +9,15 @@ from marshmallow import EXCLUDE, RAISE, Schema, ValidationError, fields, validat
 ERROR_CLASSES = ("unavailable", "rejected", "auth", "not_found", "quota", "read_refused", "invalid_lead", "crashed")
 
 
+class WholeNumber(fields.Integer):
+    """A whole number, from a query string ("60") or JSON (60); 1.5 is refused, not cut to 1."""
+
+    def _validated(self, value: Any) -> int:
+        if isinstance(value, float) and not value.is_integer():
+            raise self.make_error("invalid")
+        return super()._validated(value)
+
+
 class FailedQuerySchema(Schema):
     """Which failed submissions: every filter is optional."""
 
@@ -18,9 +27,19 @@ class FailedQuerySchema(Schema):
     source = fields.String(metadata={"description": "form:<key>, webhook:<name>, or form / webhook"})
     account = fields.String()
     error_class = fields.String(validate=validate.OneOf(ERROR_CLASSES))
-    older_than = fields.Integer(validate=validate.Range(min=0), metadata={"description": "seconds since it failed"})
-    newer_than = fields.Integer(validate=validate.Range(min=0))
-    limit = fields.Integer(validate=validate.Range(min=1, max=10_000))
+    older_than = WholeNumber(validate=validate.Range(min=0), metadata={"description": "seconds since it failed"})
+    newer_than = WholeNumber(validate=validate.Range(min=0))
+    limit = WholeNumber(validate=validate.Range(min=1, max=10_000))
+
+
+class JsonBoolean(fields.Boolean):
+    """JSON's true or false only; marshmallow's Boolean also takes 0, 1, "yes", "off" (and the
+    OpenAPI document says boolean)."""
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> bool:
+        if not isinstance(value, bool):
+            raise self.make_error("invalid")
+        return value
 
 
 class BulkRequestSchema(Schema):
@@ -30,7 +49,7 @@ class BulkRequestSchema(Schema):
         unknown = RAISE
 
     ids = fields.List(fields.String(validate=validate.Length(min=1, max=64)), validate=validate.Length(max=10_000))
-    all = fields.Boolean(load_default=False)
+    all = JsonBoolean(load_default=False)
     filters = fields.Nested(FailedQuerySchema, load_default=dict)
 
     @validates_schema
@@ -45,8 +64,7 @@ class RunNowRequestSchema(Schema):
     class Meta:
         unknown = RAISE
 
-    # JSON true or false only: marshmallow would also take 0, "yes", "off" (the OpenAPI says boolean).
-    reset_quota = fields.Boolean(load_default=False, truthy={True}, falsy={False}, metadata={
+    reset_quota = JsonBoolean(load_default=False, metadata={
         "description": "also forget today's request count (only when Rotor's day turned before ours)"})  # fmt: skip
 
 
