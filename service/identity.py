@@ -29,7 +29,9 @@ from service import keys
 # Every id an identity key holds is first followed along its folds to the person it is now: a key
 # set before its person was folded still names the old id, and comparing or folding that stale id
 # would re-point it (and split the person it was folded into from the one it is now proved to be).
-RESOLVE_FUNCTION = """
+# current(the key prefix of persons, a person id) follows the id's folds to the person it is now;
+# workers.people's settle scripts use it too.
+CURRENT_FUNCTION = """
 local function current(prefix, person)
   for _ = 1, 10 do  -- a fold chain is short; the bound only guards against a cycle
     local folded = redis.call('GET', prefix .. person .. ':folded_into')
@@ -38,7 +40,10 @@ local function current(prefix, person)
   end
   return person
 end
-
+"""
+RESOLVE_FUNCTION = (
+    CURRENT_FUNCTION
+    + """
 local function resolve(identity_keys, new_person, ttl, prefix)
   local person = nil
   local known = {}
@@ -73,6 +78,7 @@ local function resolve(identity_keys, new_person, ttl, prefix)
   return person
 end
 """
+)
 RESOLVE_SCRIPT = RESOLVE_FUNCTION + "return resolve(KEYS, ARGV[1], ARGV[2], ARGV[3])"
 
 

@@ -243,7 +243,6 @@ class Delivery:
         outcome = "created" if result.created else "updated"
         ids = [member.submission_id for member in members]
         status = 201 if result.created else 200
-        survivor = self.people.current_id(state.person) if state.person is not None else None
         with self.connection.pipeline() as pipe:
             self.store.record_attempt(self.submission_id, {"http_status": status}, pipeline=pipe)
             metrics.count(pipe, "leadgate_deliveries_total", account=state.account, outcome=str(status))
@@ -255,9 +254,8 @@ class Delivery:
                     rotor_result=outcome, error="", deferred_until="", replay="", pipeline=pipe, **merged,
                 )  # fmt: skip
             if state.person is not None:
-                self.people.remember_delivery(person, result.lead_id, body, self.submission_id, pipeline=pipe,
-                                              survivor=survivor)  # fmt: skip
-            self.people.settle(state.person, ids, pipeline=pipe, survivor=survivor)
+                self.people.remember_delivery(person, result.lead_id, body, self.submission_id, pipeline=pipe)
+            self.people.settle(state.person, ids, pipeline=pipe)
             pipe.srem(keys.account_deferred(state.account), *ids)
             pipe.execute()
         waited = datetime.now(UTC) - datetime.fromisoformat(state.received_at)

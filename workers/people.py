@@ -23,6 +23,7 @@ from redis import Redis
 from redis.client import Pipeline
 
 from service import keys
+from service.identity import CURRENT_FUNCTION
 from service.submissions import DeliveryState, SubmissionStatus, SubmissionStore
 from workers.merge import Piece, accumulate
 
@@ -36,17 +37,43 @@ return 0
 # Others' submissions join a delivery only while waiting; a failed one waits for an operator.
 JOINABLE = (SubmissionStatus.QUEUED, SubmissionStatus.DEFERRED)
 PERSON_FIELDS = ["lead_id", "delivered", "delivered_by", "delivered_at", "notes", "lost"]
-# A delivery that finished after its person was folded into another (service.identity) hands its
-# record to the survivor, unless the survivor has a Rotor lead of its own (then they are two leads,
-# and the survivor's gets later updates). KEYS[1]: the survivor's record. ARGV: the lead id, the
-# record's TTL, then the fields and values to write.
-ADOPT_SCRIPT = """
-local lead_id = redis.call('HGET', KEYS[1], 'lead_id')
-if ARGV[1] == '' or (lead_id and lead_id ~= '' and lead_id ~= ARGV[1]) then return 0 end
-redis.call('HSET', KEYS[1], 'lead_id', ARGV[1], unpack(ARGV, 3))
-redis.call('EXPIRE', KEYS[1], ARGV[2])
+# The settle's writes to the person, run inside its transaction. Each follows the person's folds
+# first (service.identity): one may have happened while the delivery ran, and it moved the pending
+# list to the survivor; no round trip of its own is spent to find out.
+# REMEMBER: ARGV: the persons' key prefix, the person id, the lead id, the record's TTL, 1 to drop
+# ``lost``, then the fields and values to write. A folded person's record goes to the survivor,
+# unless the survivor has a Rotor lead of its own (they are two leads; the survivor's gets later
+# updates).
+REMEMBER_SCRIPT = (
+    CURRENT_FUNCTION
+    + """
+local prefix, person, lead_id = ARGV[1], ARGV[2], ARGV[3]
+local survivor = current(prefix, person)
+local key = prefix .. survivor
+if survivor ~= person then
+  local own = redis.call('HGET', key, 'lead_id')
+  if lead_id == '' or (own and own ~= '' and own ~= lead_id) then return 0 end
+elseif ARGV[5] == '1' then
+  redis.call('HDEL', key, 'lost')
+end
+redis.call('HSET', key, 'lead_id', lead_id, unpack(ARGV, 6))
+redis.call('EXPIRE', key, ARGV[4])
 return 1
 """
+)
+# SETTLE: the submissions off the person's pending list, and off the survivor's. ARGV: the persons'
+# key prefix, the person id, then the submission ids.
+SETTLE_SCRIPT = (
+    CURRENT_FUNCTION
+    + """
+local prefix, person = ARGV[1], ARGV[2]
+local survivor = current(prefix, person)
+for i = 3, #ARGV do
+  redis.call('LREM', prefix .. person .. ':pending', 0, ARGV[i])
+  if survivor ~= person then redis.call('LREM', prefix .. survivor .. ':pending', 0, ARGV[i]) end
+end
+"""
+)
 
 
 @dataclass(frozen=True)
@@ -218,49 +245,29 @@ class People:
         connection.set(keys.person_backoff(person_id), owner, px=max(1, int(seconds * 1000)))
 
     def remember_delivery(
-        self, person: Person, lead_id: str, body: dict[str, Any], by: str, *, pipeline: Pipeline | None = None,
-        survivor: str | None = None,
-    ) -> None:  # fmt: skip
-        """Store the lead id, and what Rotor now holds from us (``body`` is what was sent).
-
-        ``survivor``: the person ``person`` is now (``current_id``), if it was folded into another
-        while this delivery ran; the survivor takes the record over unless it has a lead of its own.
-        """
+        self, person: Person, lead_id: str, body: dict[str, Any], by: str, *, pipeline: Pipeline | None = None
+    ) -> None:
+        """Store the lead id, and what Rotor now holds from us (``body`` is what was sent); on the
+        person it is now, should it have been folded into another while this delivery ran."""
         connection = pipeline if pipeline is not None else self.connection
         holds = accumulate(person.delivered, body)
         fields: dict[str, Any] = {
-            "lead_id": lead_id, "delivered_by": by, "delivered_at": time.time(),
-            "delivered": json.dumps(holds, separators=(",", ":")),
+            "delivered_by": by, "delivered_at": time.time(), "delivered": json.dumps(holds, separators=(",", ":")),
         }  # fmt: skip
         if "notes" in body:  # what Rotor's notes are now; without notes Rotor kept the ones it had
             fields["notes"] = body["notes"]
         if person.backoff is not None:  # Rotor answered: the person's other runs need not wait
             connection.delete(keys.person_backoff(person.id))
-        if survivor is not None and survivor != person.id:
-            args = [item for pair in fields.items() if pair[0] != "lead_id" for item in pair]
-            connection.eval(ADOPT_SCRIPT, 1, keys.person(survivor), lead_id, self.store.retention_seconds, *args)
-            return
-        key = keys.person(person.id)
-        connection.hset(key, mapping=fields)
-        if person.lost:  # sent again with this upsert
-            connection.hdel(key, "lost")
-        connection.expire(key, self.store.retention_seconds)
+        args = [keys.person(""), person.id, lead_id, self.store.retention_seconds, 1 if person.lost else 0]
+        connection.eval(REMEMBER_SCRIPT, 0, *args, *(item for pair in fields.items() for item in pair))
 
-    def settle(
-        self, person_id: str | None, member_ids: list[str], *, pipeline: Pipeline, survivor: str | None = None
-    ) -> None:
-        """Take delivered or duplicate submissions off the person's pending list; if this delivery
-        holds the person's lock, let go of it in the same transaction (no round trip of its own).
-
-        A fold while this delivery ran moved the pending list to the person it was folded into
-        (``survivor``, looked up if not given): they are taken off that one too.
-        """
+    def settle(self, person_id: str | None, member_ids: list[str], *, pipeline: Pipeline) -> None:
+        """Take delivered or duplicate submissions off the person's pending list (and the survivor's,
+        if a fold moved it meanwhile); if this delivery holds the person's lock, let go of it in the
+        same transaction (no round trip of its own)."""
         if person_id is None:
             return
-        survivor = survivor or self.current_id(person_id)
-        for owner in dict.fromkeys([person_id, survivor]):
-            for submission_id in member_ids:
-                pipeline.lrem(keys.person_pending(owner), 0, submission_id)
+        pipeline.eval(SETTLE_SCRIPT, 0, keys.person(""), person_id, *member_ids)
         token = self._held.pop(person_id, None)
         if token is not None:
             pipeline.eval(RELEASE_SCRIPT, 1, keys.person_lock(person_id), token)
