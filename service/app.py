@@ -54,7 +54,7 @@ def _limit_body() -> None:
     the cut one would be stored as the raw submission.
     """
     if request.blueprint == webhooks.bp.name:
-        request.max_content_length = webhooks.MAX_BODY_BYTES
+        request.max_content_length = max(webhooks.MAX_BODY_BYTES, current_app.config["MAX_CONTENT_LENGTH"])
     if request.content_length is None and "chunked" in request.headers.get("Transfer-Encoding", "").lower():
         if len(request.get_data()) >= (request.max_content_length or 0):
             raise RequestEntityTooLarge()

@@ -31,11 +31,19 @@ access_log_format = '{"ts":"%(t)s","logger":"access","method":"%(m)s","path":"%(
 def on_starting(server: Any) -> None:
     """Check the config before forking workers, so a bad setting is one line, not a traceback per worker."""
     logs.configure()
-    # gunicorn's own lines (booting, worker exits) as JSON too, through the root handler.
-    server.log.error_log.handlers.clear()
-    server.log.error_log.propagate = True
+    _error_log_as_json(server)
     try:
         Config.from_env()
     except ConfigError as exc:
         print(f"leadgate: {exc}", file=sys.stderr)
         sys.exit(2)
+
+
+def on_reload(server: Any) -> None:
+    _error_log_as_json(server)  # a reload (SIGHUP) sets gunicorn's own handler up again
+
+
+def _error_log_as_json(server: Any) -> None:
+    """gunicorn's own lines (booting, worker exits) as JSON too, through the root handler."""
+    server.log.error_log.handlers.clear()
+    server.log.error_log.propagate = True

@@ -24,7 +24,7 @@ from redis import Redis
 from service import keys
 
 # resolve(identity keys present, phone first; a new person id; the TTL; the key prefix of persons)
-# returns the person id. Key names are built from the prefix for the fold only. Intake's script
+# returns the person id. Key names are built from the prefix for the folds only. Intake's script
 # (service.intake_script) calls it too.
 # Every id an identity key holds is first followed along its folds to the person it is now: a key
 # set before its person was folded still names the old id, and comparing or folding that stale id
@@ -65,11 +65,16 @@ local function resolve(identity_keys, new_person, ttl, prefix)
       if lead_id and lead_id ~= '' and redis.call('HSETNX', into, 'lead_id', lead_id) == 1 then
         -- What that lead holds from us comes with it (workers.people's record fields), so the next
         -- update keeps its notes and dedup knows what it has.
-        for _, field in ipairs({'notes', 'delivered', 'delivered_at', 'delivered_by', 'lost'}) do
+        for _, field in ipairs({'notes', 'delivered', 'delivered_at', 'delivered_by'}) do
           local value = redis.call('HGET', from, field)
           if value then redis.call('HSETNX', into, field, value) end
         end
         redis.call('EXPIRE', into, ttl)  -- the survivor may have had no record yet: none lives forever
+      end
+      -- What a lead Rotor lost held from us (it has no lead id then) is sent with the survivor's next upsert.
+      local lost = redis.call('HGET', from, 'lost')
+      if lost and not redis.call('HGET', into, 'lead_id') and redis.call('HSETNX', into, 'lost', lost) == 1 then
+        redis.call('EXPIRE', into, ttl)
       end
       redis.call('SET', from .. ':folded_into', person, 'EX', ttl)
     end
@@ -101,6 +106,16 @@ class PersonIndex:
     def identity_keys(account: str, lead: Mapping[str, Any]) -> list[str]:
         """The keys of ``lead``'s phone and email, phone first (Rotor matches the phone first too)."""
         return [keys.identity(account, kind, lead[kind]) for kind in ("phone", "email") if lead.get(kind)]
+
+
+def current_person(connection: Redis, person_id: str) -> str:
+    """The person a (possibly folded) person id is now: ``CURRENT_FUNCTION``'s walk, from Python."""
+    for _ in range(10):  # a fold chain is short; the bound only guards against a cycle
+        folded_into = connection.get(keys.person_folded_into(person_id))
+        if folded_into is None:
+            return person_id
+        person_id = folded_into.decode()
+    return person_id
 
 
 def _text(value: bytes | str | int) -> str:

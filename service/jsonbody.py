@@ -13,7 +13,7 @@ MAX_DEPTH = 32
 # A \uD800-\uDFFF escape: half of a pair (an emoji, fine) or a lone half. JavaScript writes one
 # when a script cuts text mid-emoji; no UTF-8 text can hold it, so hashing, storing or sending
 # the lead would fail. It becomes U+FFFD, as browsers do (WHATWG USVString): the lead is kept.
-_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
 _LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
@@ -21,15 +21,16 @@ def parse_json(raw: bytes) -> Any:
     """The decoded body (big integers stay exact, lone surrogates replaced); BadRequest for invalid
     JSON (NaN and Infinity included) or nesting past MAX_DEPTH."""
     try:
-        data = json.loads(raw, parse_constant=_not_json)
-    except (ValueError, RecursionError):
+        text = raw.decode()  # JSON is UTF-8 (RFC 8259); json.loads would also guess UTF-16 and -32
+        data = json.loads(text, parse_constant=_not_json)
+    except (ValueError, RecursionError):  # UnicodeDecodeError is a ValueError
         raise BadRequest("The body is not valid JSON.") from None
     if _depth(data) > MAX_DEPTH:
         raise BadRequest(f"The JSON body nests deeper than {MAX_DEPTH} levels.")
-    if _SURROGATE_ESCAPE.search(raw):
-        text = json.dumps(data, ensure_ascii=False)
-        if _LONE_SURROGATE.search(text):
-            data = json.loads(_LONE_SURROGATE.sub("\ufffd", text))
+    if _SURROGATE_ESCAPE.search(text):
+        decoded = json.dumps(data, ensure_ascii=False)
+        if _LONE_SURROGATE.search(decoded):
+            data = json.loads(_LONE_SURROGATE.sub("\ufffd", decoded))
     return data
 
 

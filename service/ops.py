@@ -53,7 +53,7 @@ def _load(schema: Schema, data: Any) -> dict[str, Any]:
 def _json_body() -> Any:
     """The request's JSON body, {} when there is none."""
     raw = request.get_data(cache=False)
-    return parse_json(raw) if raw.strip() else {}
+    return parse_json(raw) if raw else {}
 
 
 def _filters(query: dict[str, Any]) -> FailedFilter:

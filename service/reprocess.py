@@ -24,7 +24,7 @@ from rq import Queue
 
 from service import keys
 from service.config import Config
-from service.identity import PersonIndex
+from service.identity import PersonIndex, current_person
 from service.jobs import enqueue_redelivery
 from service.sources.forms import WebsiteFormSchema
 from service.sources.registry import load_lead, schema_for
@@ -121,9 +121,15 @@ class Reprocessor:
         job_id = enqueue_redelivery(self.queue, submission.id, self.config, pipeline=pipe)
         self.store.reopen(submission.id, f"retried by an operator; queued as {job_id}", pipeline=pipe)
         if submission.person is not None:
-            pipe.rpush(keys.person_pending(submission.person), submission.id)
+            self._wait_with_person(pipe, current_person(self.connection, submission.person), submission.id)
         pipe.execute()
         return None
+
+    def _wait_with_person(self, pipe: Pipeline, person: str, submission_id: str) -> None:
+        """Back on the person's pending list (the person it is now: a fold moves the list), so its
+        delivery merges it with the person's other waiting submissions."""
+        pipe.rpush(keys.person_pending(person), submission_id)
+        pipe.expire(keys.person_pending(person), self.config.retention_seconds)
 
     def _watching(self, submission_id: str, operation: Callable[[Pipeline, Submission], str | None]) -> str | None:
         """Run ``operation`` on the record under WATCH: a worker's write in between makes it look again."""
@@ -160,7 +166,7 @@ class Reprocessor:
         if lead is not None:
             self.store.replace_lead(submission.id, lead, person=person, pipeline=pipe)
             if person is not None:
-                pipe.rpush(keys.person_pending(person), submission.id)
+                self._wait_with_person(pipe, person, submission.id)
         else:  # an announced lead never read: read it again
             pipe.hdel(keys.submission(submission.id), "lead")
         note = "replayed by an operator with today's mapping"

@@ -7,7 +7,7 @@ answer 200 fast. A platform answered 4xx stops resending, so once the body is ve
 it is refused: a lead whose content cannot be delivered as it is (no name, a broken phone), or an
 item that cannot even be read (no lead id), is stored as ``failed`` with the reason, and a notice
 that is no lead (another event type, a lead the member deleted) as ``discarded``. Only a body that
-is not the platform's envelope at all is a 400. Meta and LinkedIn only announce leads; their
+is not JSON, or not a Meta or TikTok envelope at all, is a 400. Meta and LinkedIn only announce leads; their
 submissions are stored ``received`` and the delivery job reads the lead from the platform first
 (``workers.reads``).
 """

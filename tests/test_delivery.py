@@ -186,6 +186,39 @@ def test_an_outage_costs_one_retry_cycle_per_person_not_per_submission(client, d
     assert sandbox.stats()["by_endpoint"]["POST /leads"] == 4
 
 
+def test_a_lead_deleted_in_rotor_found_past_the_dedup_window_is_created_again_whole(
+    client, deliver, redis_conn, sandbox
+) -> None:
+    submit(client, message="Roof leak", city="Hoboken")
+    deliver()
+    sandbox.reset()  # deleted in Rotor; found only by an update past the window
+    client.post("/v1/forms/quote", json={"name": "Ann Lee", "phone": "201-555-0123", "message": "Also gutters"})
+    time.sleep(1.2)
+    deliver(dedup_window_seconds=1)
+    (lead,) = sandbox.leads()
+    assert (lead["email"], lead["property_city"]) == ("ann@example.com", "Hoboken")
+
+
+def test_an_operator_retry_after_a_fold_waits_on_the_survivors_list(client, config, deliver, redis_conn, sandbox):
+    failed = submit(client, message="one")
+    store = SubmissionStore(redis_conn, retention_seconds=config.retention_seconds)
+    redis_conn.delete(keys.INBOX)
+    store.set_status(failed, SubmissionStatus.FAILED, note="x", error="x", error_class="rejected")
+    folded = store.get(failed).person
+    redis_conn.lrem(keys.person_pending(folded), 0, failed)
+    # Another phone with another email, then that phone with Ann's email: Ann's person is folded.
+    submit(client, name="Ann Lee", phone="2015550199", email="other@example.com", message="two")
+    submit(client, name="Ann Lee", phone="2015550199", email="Ann@Example.com", message="three")
+    survivor = redis_conn.get(keys.person_folded_into(folded)).decode()
+    assert Reprocessor(redis_conn, config).retry([failed]).done == [failed]
+    assert redis_conn.lrange(keys.person_pending(folded), 0, -1) == []
+    assert failed.encode() in redis_conn.lrange(keys.person_pending(survivor), 0, -1)
+    assert 0 < redis_conn.ttl(keys.person_pending(survivor)) <= config.retention_seconds
+    deliver()
+    assert store.get(failed).status is SubmissionStatus.DELIVERED
+    assert sandbox.stats()["by_endpoint"]["POST /leads"] == 1  # one merged upsert for the person
+
+
 def test_a_lead_deleted_in_rotor_is_created_again_with_everything_it_had(client, deliver, redis_conn, sandbox):
     submit(client, message="Roof leak", city="Hoboken")
     deliver()

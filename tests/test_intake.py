@@ -165,6 +165,12 @@ def test_a_lone_surrogate_cut_from_an_emoji_becomes_a_replacement_character(clie
     assert submission.lead["name"] == "Ann \ufffd" and submission.raw["fields"]["x\ufffd"] == "y"
 
 
+def test_json_that_is_not_utf8_is_400(client) -> None:
+    body = '{"name": "Ann \\ud83d", "phone": "2015550123"}'.encode("utf-16")
+    response = client.post("/v1/forms/contact", data=body, content_type="application/json")
+    assert response.status_code == 400 and response.json["message"] == "The body is not valid JSON."
+
+
 def test_a_lead_is_not_deduplicated_by_content_when_the_window_is_zero(config: Config, redis_conn) -> None:
     app = create_app(replace(config, dedup_window_seconds=0))
     client = app.test_client()

@@ -37,3 +37,9 @@ def test_ops_api_is_off_without_a_token(config: Config) -> None:
     response = app.test_client().get("/v1/submissions/x", headers=AUTH)
     assert response.status_code == 404
     assert "LEADGATE_ADMIN_TOKEN" in response.json["message"]
+
+
+def test_a_body_of_white_space_is_not_json_not_an_empty_request(client) -> None:
+    response = client.post("/v1/ops/deferred/run-now", data=" ", content_type="application/json", headers=AUTH)
+    assert response.status_code == 400
+    assert client.post("/v1/ops/deferred/run-now", headers=AUTH).status_code == 200  # no body at all: the defaults

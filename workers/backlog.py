@@ -92,8 +92,9 @@ def run_deferred_now(connection: Redis, config: Config, *, reset_quota: bool = F
 def _queue_now(connection: Redis, backlog: Queue, registry: ScheduledJobRegistry, job_id: str) -> bool:
     """Move one scheduled job onto the backlog queue, unless RQ's scheduler moved it first.
 
-    The registry is watched, so the job is queued only if this removes it from the registry (the
-    scheduler queues it otherwise, and a job queued twice runs twice). A job whose hash is gone
+    The registry is watched, so the job is queued only if this removes it from the registry. RQ's
+    scheduler does not watch it, so a job it listed as due just before may still be queued twice;
+    the second run finds its submission settled and spends nothing. A job whose hash is gone
     (deleted by hand, expired) is skipped; the scheduler drops its id when its time comes.
     """
     for _ in range(RUN_NOW_TRIES):

@@ -23,7 +23,7 @@ from redis import Redis
 from redis.client import Pipeline
 
 from service import keys
-from service.identity import CURRENT_FUNCTION
+from service.identity import CURRENT_FUNCTION, current_person
 from service.submissions import DeliveryState, SubmissionStatus, SubmissionStore
 from workers.merge import Piece, accumulate
 
@@ -89,6 +89,7 @@ class Person:
     id: str
     lead_id: str | None = None
     delivered: dict[str, Any] = field(default_factory=dict)  # what Rotor holds from us, within the window
+    held: dict[str, Any] = field(default_factory=dict)  # the same, however long ago it was sent
     delivered_by: str | None = None
     notes: str = ""  # the notes Rotor holds from us (it replaces them on update), past the window too
     lost: dict[str, Any] = field(default_factory=dict)  # what a lead Rotor no longer has held from us
@@ -114,10 +115,12 @@ def _person(person_id: str, row: list[bytes | None], backoff: tuple[bytes | None
     lead_id, delivered, delivered_by, delivered_at, notes, lost = row
     recent = delivered_at is not None and time.time() - float(delivered_at) < window_seconds
     owner, backoff_ms = backoff
+    held = json.loads(delivered) if delivered else {}
     return Person(
         person_id,
         lead_id=lead_id.decode() if lead_id else None,
-        delivered=json.loads(delivered) if delivered and recent else {},
+        delivered=held if recent else {},
+        held=held,
         delivered_by=delivered_by.decode() if delivered_by and recent else None,
         notes=notes.decode() if notes else "",
         lost=json.loads(lost) if lost else {},
@@ -147,12 +150,7 @@ class People:
 
     def current_id(self, person_id: str) -> str:
         """Follow folds: the person a (possibly folded) person id is now."""
-        for _ in range(10):  # a fold chain is short; the bound only guards against a cycle
-            folded_into = self.connection.get(keys.person_folded_into(person_id))
-            if folded_into is None:
-                return person_id
-            person_id = folded_into.decode()
-        return person_id
+        return current_person(self.connection, person_id)
 
     @contextmanager
     def locked(
@@ -231,7 +229,8 @@ class People:
         Forgetting ``delivered`` also ends the dedup window: none of it is in Rotor now.
         """
         connection = pipeline if pipeline is not None else self.connection
-        held = {**person.delivered, **({"notes": person.notes} if person.notes else {})}
+        # All it held, past the dedup window too: that is when a deleted lead is usually found.
+        held = {**person.held, **({"notes": person.notes} if person.notes else {})}
         lost = accumulate(person.lost, held)
         key = keys.person(person.id)
         connection.hdel(key, "lead_id", "delivered", "delivered_at", "delivered_by", "notes")
