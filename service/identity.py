@@ -20,6 +20,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from redis import Redis
+from redis.client import Pipeline
 
 from service import keys
 
@@ -101,6 +102,12 @@ class PersonIndex:
         if not identity_keys:
             return None
         return _text(self._resolve(keys=identity_keys, args=[secrets.token_hex(8), self.ttl_seconds, keys.person("")]))
+
+    def wait_with(self, person_id: str, submission_id: str, *, pipeline: Pipeline) -> None:
+        """On the person's pending list, kept as long as the person is: its delivery merges it with
+        the person's other waiting submissions."""
+        pipeline.rpush(keys.person_pending(person_id), submission_id)
+        pipeline.expire(keys.person_pending(person_id), self.ttl_seconds)
 
     @staticmethod
     def identity_keys(account: str, lead: Mapping[str, Any]) -> list[str]:

@@ -120,16 +120,10 @@ class Reprocessor:
         pipe.multi()
         job_id = enqueue_redelivery(self.queue, submission.id, self.config, pipeline=pipe)
         self.store.reopen(submission.id, f"retried by an operator; queued as {job_id}", pipeline=pipe)
-        if submission.person is not None:
-            self._wait_with_person(pipe, current_person(self.connection, submission.person), submission.id)
+        if submission.person is not None:  # the person it is now: a fold moved the person's list
+            self.people.wait_with(current_person(self.connection, submission.person), submission.id, pipeline=pipe)
         pipe.execute()
         return None
-
-    def _wait_with_person(self, pipe: Pipeline, person: str, submission_id: str) -> None:
-        """Back on the person's pending list (the person it is now: a fold moves the list), so its
-        delivery merges it with the person's other waiting submissions."""
-        pipe.rpush(keys.person_pending(person), submission_id)
-        pipe.expire(keys.person_pending(person), self.config.retention_seconds)
 
     def _watching(self, submission_id: str, operation: Callable[[Pipeline, Submission], str | None]) -> str | None:
         """Run ``operation`` on the record under WATCH: a worker's write in between makes it look again."""
@@ -166,7 +160,7 @@ class Reprocessor:
         if lead is not None:
             self.store.replace_lead(submission.id, lead, person=person, pipeline=pipe)
             if person is not None:
-                self._wait_with_person(pipe, person, submission.id)
+                self.people.wait_with(person, submission.id, pipeline=pipe)
         else:  # an announced lead never read: read it again
             pipe.hdel(keys.submission(submission.id), "lead")
         note = "replayed by an operator with today's mapping"

@@ -136,10 +136,15 @@ def _verified(ok: bool, header: str) -> None:
         raise Unauthorized(f"{header} does not match this body and secret.")
 
 
+def _kept(payload: Any) -> dict[str, Any]:
+    """The payload as a raw submission keeps it: an object as it is, anything else under ``body``."""
+    return payload if isinstance(payload, dict) else {"body": payload}
+
+
 def _unreadable(item: Unreadable, what: str) -> Incoming:
     """A verified item that cannot be read, stored failed under a key made of its content (a resend
     of the same body is a duplicate)."""
-    kept = item.payload if isinstance(item.payload, dict) else {"body": item.payload}
+    kept = _kept(item.payload)
     problem = f"cannot read this {what}: " + json.dumps(item.problem, sort_keys=True, default=str)
     return Incoming(f"unreadable:{fingerprint(kept)}", kept, problem=problem)
 
@@ -147,7 +152,7 @@ def _unreadable(item: Unreadable, what: str) -> Incoming:
 def _ignored(payload: Any, why: str) -> list[Incoming]:
     """A verified notice that is no lead: kept, discarded, so a platform change that turned leads into
     "other notices" shows in ``leadgate`` rather than vanishing."""
-    return [Incoming("", payload if isinstance(payload, dict) else {"body": payload}, ignored=why)]
+    return [Incoming("", _kept(payload), ignored=why)]
 
 
 def _with_answers(schema: PlatformLeadSchema, payload: Any, platform_id: str | Unreadable, what: str,
@@ -156,7 +161,7 @@ def _with_answers(schema: PlatformLeadSchema, payload: Any, platform_id: str | U
     if isinstance(platform_id, Unreadable):
         return _unreadable(platform_id, what)
     lead, problem = load_lead(schema, payload, test=test)
-    kept = payload if isinstance(payload, dict) else {"body": payload}
+    kept = _kept(payload)
     return Incoming(platform_id, kept, lead=lead, problem=problem, test=test)
 
 

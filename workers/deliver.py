@@ -159,11 +159,9 @@ class Delivery:
                     return f"{self.job_id or 'this run'} is not its current job; use `leadgate failed retry`"
                 pipe.multi()
                 self.store.reopen(self.submission_id, f"retried by an operator (requeued {self.job_id})", pipeline=pipe)
-                if person:
-                    # The person it is now: a fold since moved the person's waiting submissions there.
-                    pending = keys.person_pending(self.people.current_id(person.decode()))
-                    pipe.rpush(pending, self.submission_id)
-                    pipe.expire(pending, self.ctx.config.retention_seconds)
+                if person:  # the person it is now: a fold since moved the person's waiting submissions there
+                    self.person_index.wait_with(self.people.current_id(person.decode()), self.submission_id,
+                                                pipeline=pipe)  # fmt: skip
                 pipe.execute()
             except redis.WatchError:
                 return "it changed while being reopened (another retry?)"
@@ -193,8 +191,7 @@ class Delivery:
         with self.connection.pipeline() as pipe:
             self.store.replace_lead(self.submission_id, lead, person=person, pipeline=pipe)
             if person is not None:
-                pipe.rpush(keys.person_pending(person), self.submission_id)
-                pipe.expire(keys.person_pending(person), self.ctx.config.retention_seconds)
+                self.person_index.wait_with(person, self.submission_id, pipeline=pipe)
             self.store.set_status(
                 self.submission_id, SubmissionStatus.QUEUED, note=f"lead read from {source.type}", pipeline=pipe
             )

@@ -233,7 +233,7 @@ class People:
         held = {**person.held, **({"notes": person.notes} if person.notes else {})}
         lost = accumulate(person.lost, held)
         key = keys.person(person.id)
-        connection.hdel(key, "lead_id", "delivered", "delivered_at", "delivered_by", "notes")
+        connection.hdel(key, *(name for name in PERSON_FIELDS if name != "lost"))
         if lost:
             connection.hset(key, "lost", json.dumps(lost, separators=(",", ":")))
 

@@ -20,7 +20,6 @@ from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 
 from redis import Redis
-from redis.client import Pipeline
 
 from service import keys
 from service.config import Config
@@ -156,17 +155,15 @@ class QuotaLedger:
             pipe.execute()
         return window
 
-    def clear_exhausted(self, account: str, *, pipeline: Pipeline | None = None) -> None:
+    def clear_exhausted(self, account: str) -> None:
         """Forget Rotor's RATE_LIMIT_EXCEEDED for this window (the quota was raised); the count stays,
         so the requests already spent today are not spent twice."""
-        (pipeline if pipeline is not None else self.connection).hdel(
-            keys.quota(account, self.window().label), "exhausted"
-        )
+        self.connection.hdel(keys.quota(account, self.window().label), "exhausted")
 
-    def restart_window(self, account: str, *, pipeline: Pipeline | None = None) -> None:
+    def restart_window(self, account: str) -> None:
         """Forget this window's count and mark: only when Rotor's day is known to have turned before
         ours (its count is back to zero); otherwise the day's budget would be spent twice."""
-        (pipeline if pipeline is not None else self.connection).delete(keys.quota(account, self.window().label))
+        self.connection.delete(keys.quota(account, self.window().label))
 
     def status(self, account: str, limit: int) -> QuotaStatus:
         window = self.window()
