@@ -14,16 +14,18 @@ import os
 import redis
 from flask import Flask, request
 
-from service.config import Config
-from service.sources.forms import WebsiteFormSchema
+from core.config import Config
+from core.sources.forms import WebsiteFormSchema
 
 
 def create_app(*, validating: bool = False) -> Flask:
     app = Flask(__name__)
     connection = redis.Redis.from_url(os.environ["REDIS_URL"])
     config = Config.from_env()
-    schemas = {key: WebsiteFormSchema(form=form, phone_region=config.default_phone_region)
-               for key, form in config.forms.items()}  # fmt: skip
+    schemas = {
+        key: WebsiteFormSchema(form=form, phone_region=config.default_phone_region)
+        for key, form in config.forms.items()
+    }
 
     @app.post("/v1/forms/<form_key>")
     def accept(form_key: str):

@@ -119,8 +119,12 @@ def main() -> None:
     rng = random.Random(args.seed)
     sends = traffic(args.people, rng)
     rotor_limit = int(args.people * 0.9)  # Rotor's real limit: most, not all, of the day's people
-    env = {"ROTOR_DAILY_LIMIT": str(rotor_limit + 40), "ROTOR_OPS_RESERVE_PERCENT": "0",
-           "LEADGATE_RETRY_BASE_SECONDS": "1", "LEADGATE_RETRY_MAX_SECONDS": "4"}  # fmt: skip
+    env = {
+        "ROTOR_DAILY_LIMIT": str(rotor_limit + 40),
+        "ROTOR_OPS_RESERVE_PERCENT": "0",
+        "LEADGATE_RETRY_BASE_SECONDS": "1",
+        "LEADGATE_RETRY_MAX_SECONDS": "4",
+    }
     with Stack(sandbox_limit=rotor_limit, env=env) as stack:
         proxy = CuttableProxy(int(stack.sandbox_url.rsplit(":", 1)[1]))
         stack.env["ROTOR_BASE_URL"] = f"http://127.0.0.1:{proxy.port}"
@@ -142,8 +146,13 @@ def main() -> None:
         day_one = stack.sandbox_stats()
         httpx.post(f"{stack.sandbox_url}/_sandbox/next-day").raise_for_status()
         # Rotor's day turned (its count is back to zero), so leadgate forgets its own count too.
-        subprocess.run([sys.executable, "-m", "service", "deferred", "run-now", "--reset-quota"], env=stack.env,
-                       check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+        subprocess.run(
+            [sys.executable, "-m", "leadgate", "deferred", "run-now", "--reset-quota"],
+            env=stack.env,
+            check=True,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         wait_until(lambda: set(statuses(stack)) - {b"failures"} <= SETTLED, timeout=120)
         elapsed = time.monotonic() - started
         final, counts = stack.sandbox_stats(), statuses(stack)

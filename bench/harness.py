@@ -17,8 +17,8 @@ from pathlib import Path
 import httpx
 import redis
 
+from leadgate.local import find_redis_server
 from sandbox import SANDBOX_API_KEY
-from service.local import find_redis_server
 
 ROOT = Path(__file__).resolve().parent.parent
 FORMS = '[forms.contact]\ntags = ["website"]\n[forms.quote]\ntags = ["website", "quote"]\n'
@@ -68,12 +68,18 @@ class Stack:
         self.web_url = f"http://127.0.0.1:{free_port()}"
         self.sandbox_limit = sandbox_limit
         self.env = {
-            **os.environ, "PYTHONPATH": str(ROOT), "REDIS_URL": self.redis_url, "ROTOR_BASE_URL": self.sandbox_url,
-            "ROTOR_API_KEY": SANDBOX_API_KEY, "LEADGATE_CONFIG": str(config), "PORT": self.web_url.rsplit(":", 1)[1],
+            **os.environ,
+            "PYTHONPATH": str(ROOT),
+            "REDIS_URL": self.redis_url,
+            "ROTOR_BASE_URL": self.sandbox_url,
+            "ROTOR_API_KEY": SANDBOX_API_KEY,
+            "LEADGATE_CONFIG": str(config),
+            "PORT": self.web_url.rsplit(":", 1)[1],
             # The load comes from one address; the per-address limit would stop it after 20.
-            "LEADGATE_RATE_LIMIT_PER_IP": "1000000 per minute", "LEADGATE_RATE_LIMIT_PER_FORM": "1000000 per minute",
+            "LEADGATE_RATE_LIMIT_PER_IP": "1000000 per minute",
+            "LEADGATE_RATE_LIMIT_PER_FORM": "1000000 per minute",
             **(env or {}),
-        }  # fmt: skip
+        }
         self.processes: list[subprocess.Popen] = []
         self.web_pids: dict[str, int] = {}  # gunicorn's master by URL; its workers are its children
         self.redis = redis.Redis.from_url(self.redis_url)
@@ -88,11 +94,30 @@ class Stack:
     def __enter__(self) -> Stack:
         port = self.redis_url.rsplit(":", 1)[1].split("/")[0]
         # As deploy/ runs it, but without persistence (as perf-notes.md measured the ceilings).
-        self.start(find_redis_server() or "redis-server", "--port", port, "--save", "", "--appendonly", "no",
-                   "--dir", self.workdir.name, "--hash-max-ziplist-value", "1024")  # fmt: skip
+        self.start(
+            find_redis_server() or "redis-server",
+            "--port",
+            port,
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--dir",
+            self.workdir.name,
+            "--hash-max-ziplist-value",
+            "1024",
+        )
         wait_until(self.redis.ping)
-        self.start(sys.executable, "-m", "service", "sandbox", "--port", self.sandbox_url.rsplit(":", 1)[1],
-                   "--daily-limit", str(self.sandbox_limit))  # fmt: skip
+        self.start(
+            sys.executable,
+            "-m",
+            "service",
+            "sandbox",
+            "--port",
+            self.sandbox_url.rsplit(":", 1)[1],
+            "--daily-limit",
+            str(self.sandbox_limit),
+        )
         wait_until(lambda: httpx.get(f"{self.sandbox_url}/_sandbox/stats").status_code == 200)
         return self
 
@@ -109,7 +134,7 @@ class Stack:
         return self.processes[0].pid
 
     def workers(self, count: int, *options: str) -> list[subprocess.Popen]:
-        return [self.start(sys.executable, "-m", "service", "worker", *options) for _ in range(count)]
+        return [self.start(sys.executable, "-m", "leadgate", "worker", *options) for _ in range(count)]
 
     def sandbox_stats(self) -> dict:
         return httpx.get(f"{self.sandbox_url}/_sandbox/stats").json()

@@ -76,13 +76,27 @@ def require_wrk() -> str:
 
 def run_wrk(url: str, *, seconds: int, connections: int = 32, threads: int = 2) -> WrkResult:
     """POST a different lead per request to ``url`` for ``seconds``; wrk's own summary, parsed."""
-    template = json.dumps({**LEAD, "name": "Jordan Alvarez {N}", "email": "jordan.alvarez.{N}@example.com",
-                           "phone": "(201) {EXCHANGE}-{LINE}"})  # fmt: skip
+    template = json.dumps(
+        {
+            **LEAD,
+            "name": "Jordan Alvarez {N}",
+            "email": "jordan.alvarez.{N}@example.com",
+            "phone": "(201) {EXCHANGE}-{LINE}",
+        }
+    )
     with tempfile.NamedTemporaryFile("w", suffix=".lua") as script:
         script.write(WRK_SCRIPT % template)
         script.flush()
-        command = [require_wrk(), f"-t{threads}", f"-c{connections}", f"-d{seconds}s", "--latency",
-                   "-s", script.name, url]  # fmt: skip
+        command = [
+            require_wrk(),
+            f"-t{threads}",
+            f"-c{connections}",
+            f"-d{seconds}s",
+            "--latency",
+            "-s",
+            script.name,
+            url,
+        ]
         out = subprocess.run(command, capture_output=True, text=True, check=True).stdout
     return parse_wrk(out)
 

@@ -28,9 +28,9 @@ import httpx
 
 from bench.harness import Stack, cpu_seconds, free_port, wait_until
 from bench.load import WrkResult, lead, run_wrk
+from core.config import Config
+from core.store import keys
 from sandbox import SANDBOX_API_KEY
-from service import keys
-from service.config import Config
 from workers import context
 from workers.deliver import Delivery
 
@@ -66,10 +66,14 @@ def intake(stack: Stack, *, seconds: int, rounds: int) -> list[tuple[str, str]]:
         web_us, redis_us = (statistics.median(costs) for costs in zip(*cpu[name], strict=True))
         rows.append((f"intake: {name}", f"{rps:,.0f} req/s, p50 {p50:.1f} ms, p99 {p99:.1f} ms, {errors} errors"))
         rows.append((f"intake: {name}, CPU per request", f"web {web_us:,.0f} µs, Redis {redis_us:,.0f} µs"))
-    for name, label in (("leadgate", "leadgate / baseline (target >= 0.75)"),
-                        ("baseline + form schema", "baseline + form schema / baseline")):  # fmt: skip
-        ratios = [ours.requests_per_second / base.requests_per_second
-                  for ours, base in zip(runs[name], runs["baseline"], strict=True)]  # fmt: skip
+    for name, label in (
+        ("leadgate", "leadgate / baseline (target >= 0.75)"),
+        ("baseline + form schema", "baseline + form schema / baseline"),
+    ):
+        ratios = [
+            ours.requests_per_second / base.requests_per_second
+            for ours, base in zip(runs[name], runs["baseline"], strict=True)
+        ]
         rows.append((f"intake: {label}", median_ratio(ratios)))
     return rows
 
@@ -78,8 +82,11 @@ def preload(url: str, count: int, *, first: int = 0) -> None:
     """``count`` different people through the real form endpoint, 8 at a time."""
     with httpx.Client(base_url=url) as http, ThreadPoolExecutor(8) as pool:
         people = range(first, first + count)
-        bad = [status for status in pool.map(lambda n: http.post("/v1/forms/contact", json=lead(n)).status_code, people)
-               if status != 202]  # fmt: skip
+        bad = [
+            status
+            for status in pool.map(lambda n: http.post("/v1/forms/contact", json=lead(n)).status_code, people)
+            if status != 202
+        ]
     if bad:
         raise SystemExit(f"bench: intake refused {len(bad)} of {count} preload posts: {bad[:5]}")
 
@@ -149,8 +156,9 @@ def delivery_without_rq(stack: Stack, *, count: int) -> tuple[float, float]:
     stack.redis.flushdb()
     reset_sandbox(stack)
     preload(stack.web_url, count, first=8_000_000)
-    ids = [key.decode().rsplit(":", 1)[1] for key in stack.redis.scan_iter(keys.submission("*"))
-           if key.count(b":") == 2]  # fmt: skip
+    ids = [
+        key.decode().rsplit(":", 1)[1] for key in stack.redis.scan_iter(keys.submission("*")) if key.count(b":") == 2
+    ]
     env = {name: value for name, value in stack.env.items() if name.startswith(("REDIS_", "ROTOR_", "LEADGATE_"))}
     delivery_context = context.DeliveryContext.from_config(Config.from_env(env))
     context.install(delivery_context)
@@ -214,12 +222,18 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3, help="runs of each side of intake and delivery, alternating")
     parser.add_argument("--deliveries", type=int, default=4000)
     parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--only", choices=["intake", "delivery", "memory", "e2e"], action="append",
-                        help="run only these parts (repeatable); default all")  # fmt: skip
+    parser.add_argument(
+        "--only",
+        choices=["intake", "delivery", "memory", "e2e"],
+        action="append",
+        help="run only these parts (repeatable); default all",
+    )
     args = parser.parse_args()
     parts = set(args.only or ["intake", "delivery", "memory", "e2e"])
-    rows = [("machine", f"{platform.node()}, {multiprocessing.cpu_count()} cores, Python {platform.python_version()}"),
-            ("date", datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"))]  # fmt: skip
+    rows = [
+        ("machine", f"{platform.node()}, {multiprocessing.cpu_count()} cores, Python {platform.python_version()}"),
+        ("date", datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")),
+    ]
     with Stack(sandbox_limit=10_000_000, env=UNLIMITED) as stack:
         if "intake" in parts:
             rows += intake(stack, seconds=args.seconds, rounds=args.rounds)

@@ -9,13 +9,13 @@ from flask import Flask, Response, current_app, g, request
 from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.middleware.proxy_fix import ProxyFix
 
+from core.config import Config
+from core.sources.forms import WebsiteFormSchema
+from core.sources.registry import schema_for
+from core.store.connection import connect
 from service import forms, health, openapi, ops, webhooks
-from service.config import Config
-from service.connection import connect
 from service.intake import Intake
 from service.responses import register_error_handlers
-from service.sources.forms import WebsiteFormSchema
-from service.sources.registry import schema_for
 
 
 def create_app(config: Config | None = None) -> Flask:

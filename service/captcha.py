@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import httpx
 
-from service.config import FormConfig
+from core.config import FormConfig
 
 VERIFY_URLS = {
     "turnstile": "https://challenges.cloudflare.com/turnstile/v0/siteverify",

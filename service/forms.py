@@ -12,12 +12,12 @@ from typing import Any
 from flask import Blueprint, Response, current_app, jsonify, redirect, request
 from marshmallow import ValidationError
 
-from service.config import FormConfig
-from service.errors import BadRequest, Forbidden, InvalidInput, NotFound, UnsupportedMediaType
+from core.config import FormConfig
+from core.errors import BadRequest, Forbidden, InvalidInput, NotFound, UnsupportedMediaType
+from core.sources.forms import is_bot
 from service.intake import Intake
 from service.jsonbody import parse_json
 from service.responses import FORM_CONTENT_TYPES, html_page, wants_html
-from service.sources.forms import is_bot
 
 bp = Blueprint("forms", __name__)
 

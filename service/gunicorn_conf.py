@@ -8,9 +8,9 @@ import os
 import sys
 from typing import Any
 
-from service import logs
-from service.config import Config
-from service.errors import ConfigError
+from core import logs
+from core.config import Config
+from core.errors import ConfigError
 
 bind = f"0.0.0.0:{os.environ.get('PORT', '8000')}"
 workers = int(os.environ.get("WEB_CONCURRENCY", "2"))

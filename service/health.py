@@ -10,7 +10,7 @@ from __future__ import annotations
 import redis
 from flask import Blueprint, Response, current_app, jsonify
 
-from service import keys
+from core.store import keys
 
 bp = Blueprint("health", __name__)
 

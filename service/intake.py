@@ -1,7 +1,7 @@
 """Durable intake: a submission reaches Redis, on its way to delivery, or the caller hears 503.
 
 This is the line no lead crosses without being stored: every source (website forms, ad-platform
-webhooks) ends here before anything answers 2xx. One script (``service.intake_script``) counts
+webhooks) ends here before anything answers 2xx. One script (``core.store.intake``) counts
 the rate limits, claims the idempotency key, resolves the person, and stores the record with its
 place on the inbox, in one step and one round trip. A worker's drain job takes it from there;
 when none is waiting, the script says so and intake queues one (a second round trip, once per
@@ -18,15 +18,17 @@ from typing import Any
 import redis
 from rq import Queue
 
-from service import keys, logs, metrics
+from core import logs, metrics
+from core.config import Config
+from core.errors import RateLimited, StoreUnavailable
+from core.store import keys
+from core.store.identity import PersonIndex, fingerprint
+from core.store.intake import IntakeScript, Limit, Refused
+from core.store.jobs import queue_drain
+from core.store.submissions import SubmissionStore, new_record, new_submission_id, utc_now
+from core.vocabulary import SubmissionStatus
 from service.captcha import CaptchaChecker
-from service.config import Config
-from service.errors import RateLimited, StoreUnavailable
-from service.identity import PersonIndex, fingerprint
-from service.intake_script import IntakeScript, Limit, Refused
-from service.jobs import queue_drain
 from service.limits import FormLimits
-from service.submissions import SubmissionStatus, SubmissionStore, new_record, new_submission_id, utc_now
 
 log = logging.getLogger(__name__)
 
@@ -85,25 +87,40 @@ class Intake:
         elif self.config.dedup_window_seconds:  # 0 turns the content check off (Redis has no 0-second key)
             idempotency = (keys.idempotency(source, fingerprint(lead)), self.config.dedup_window_seconds)
         return self._store(
-            source=source, raw=raw, lead=lead, account=account, status=SubmissionStatus.QUEUED,
-            idempotency=idempotency, limits=limits,
-        )  # fmt: skip
+            source=source,
+            raw=raw,
+            lead=lead,
+            account=account,
+            status=SubmissionStatus.QUEUED,
+            idempotency=idempotency,
+            limits=limits,
+        )
 
     def accept_unread(self, *, source: str, raw: dict[str, Any], read_ref: str, account: str, platform_id: str) -> str:
         """Store a lead the platform only announced (Meta, LinkedIn); the delivery job reads it first."""
         idempotency = (keys.idempotency(source, platform_id), PLATFORM_ID_TTL_SECONDS)
         return self._store(
-            source=source, raw=raw, lead=None, account=account, status=SubmissionStatus.RECEIVED,
-            idempotency=idempotency, read_ref=read_ref,
-        )  # fmt: skip
+            source=source,
+            raw=raw,
+            lead=None,
+            account=account,
+            status=SubmissionStatus.RECEIVED,
+            idempotency=idempotency,
+            read_ref=read_ref,
+        )
 
     def reject(self, *, source: str, raw: dict[str, Any], reason: str, account: str, platform_id: str) -> str:
         """Store a platform's lead that cannot be delivered as it is (``failed``, replayable once fixed)."""
         idempotency = (keys.idempotency(source, platform_id), PLATFORM_ID_TTL_SECONDS)
         return self._store(
-            source=source, raw=raw, lead=None, account=account, status=SubmissionStatus.FAILED, note=reason,
+            source=source,
+            raw=raw,
+            lead=None,
+            account=account,
+            status=SubmissionStatus.FAILED,
+            note=reason,
             idempotency=idempotency,
-        )  # fmt: skip
+        )
 
     def discard(self, *, source: str, raw: dict[str, Any], reason: str, limits: Sequence[Limit] = ()) -> str:
         """Keep a submission that will not be delivered (a honeypot bot, a platform's test lead), for the record."""
@@ -137,9 +154,17 @@ class Intake:
         submission_id = new_submission_id()
         failed = status is SubmissionStatus.FAILED
         record = new_record(
-            submission_id, source=source, raw=raw, lead=lead, status=status, account=account, at=utc_now(),
-            read_ref=read_ref, error=note if failed else None, error_class="invalid_lead" if failed else None,
-        )  # fmt: skip
+            submission_id,
+            source=source,
+            raw=raw,
+            lead=lead,
+            status=status,
+            account=account,
+            at=utc_now(),
+            read_ref=read_ref,
+            error=note if failed else None,
+            error_class="invalid_lead" if failed else None,
+        )
         identity_keys = PersonIndex.identity_keys(account, lead) if lead and status is SubmissionStatus.QUEUED else []
         try:
             outcome = self.script.store(

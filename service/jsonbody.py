@@ -6,7 +6,7 @@ import json
 import re
 from typing import Any
 
-from service.errors import BadRequest
+from core.errors import BadRequest
 
 # No lead, webhook or ops request nests anywhere near this; Python's parser itself breaks near 1000.
 MAX_DEPTH = 32

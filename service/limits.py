@@ -4,7 +4,7 @@ A form endpoint is open to the internet; these limits stop one client (or a botn
 from filling Redis or the Rotor budget. Webhooks are not limited: they are authenticated, and a
 platform's burst is real leads. The rates are parsed by ``limits`` (flask-limiter's own parser,
 so ``"20 per minute; 500 per day"`` works) and counted, fixed window, by intake's store script
-(``service.intake_script``): a post costs no round trip beyond the one that stores it. flask-limiter
+(``core.store.intake``): a post costs no round trip beyond the one that stores it. flask-limiter
 itself was dropped for that: its two checks were a third of a form post's time
 (docs/benchmarks.md). A post is counted when it would be stored, so a post refused as invalid (422)
 does not use up its sender's allowance; on a form with a captcha it is counted before the
@@ -15,9 +15,9 @@ from __future__ import annotations
 
 import limits
 
-from service import keys
-from service.config import Config
-from service.intake_script import Limit
+from core.config import Config
+from core.store import keys
+from core.store.intake import Limit
 
 
 class FormLimits:
@@ -30,7 +30,11 @@ class FormLimits:
         scoped = [("form-ip", address or "unknown", rate) for rate in self.per_address]
         scoped += [("form", form_key, rate) for rate in self.per_form]
         return [
-            Limit(keys.rate_limit(scope, f"{rate.amount}/{rate.get_expiry()}", value), rate.amount, rate.get_expiry(),
-                  str(rate))
+            Limit(
+                keys.rate_limit(scope, f"{rate.amount}/{rate.get_expiry()}", value),
+                rate.amount,
+                rate.get_expiry(),
+                str(rate),
+            )
             for scope, value, rate in scoped
-        ]  # fmt: skip
+        ]

@@ -1,7 +1,7 @@
 """The ops API and ``/metrics``: the CLI's operations over HTTP, behind ``Authorization: Bearer $LEADGATE_ADMIN_TOKEN``.
 
 Off (404) unless the token is set; compared in constant time. Every view validates its input with
-a schema from ``service.ops_schemas`` and hands off to ``service.reprocess``, like the CLI does.
+a schema from ``service.ops_schemas`` and hands off to ``ops.reprocess``, like the CLI does.
 """
 
 from __future__ import annotations
@@ -14,12 +14,14 @@ from flask import Blueprint, Response, current_app, jsonify, request
 from marshmallow import Schema, ValidationError
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
-from service.errors import Conflict, DeliveryError, InvalidInput, NotFound, StoreUnavailable, Unauthorized
+from core.errors import Conflict, DeliveryError, InvalidInput, NotFound, StoreUnavailable, Unauthorized
+from core.metrics import RedisCollector
+from ops.backlog import account_reports, run_deferred_now
+from ops.lookup import lookup_lead
+from ops.reprocess import FailedFilter, Reprocessor
 from service.intake import Intake
 from service.jsonbody import parse_json
-from service.metrics import RedisCollector
 from service.ops_schemas import BulkRequestSchema, DiscardRequestSchema, FailedQuerySchema, RunNowRequestSchema
-from service.reprocess import FailedFilter, Reprocessor
 
 bp = Blueprint("ops", __name__)
 
@@ -118,24 +120,18 @@ def discard(submission_id: str) -> Response:
 
 @bp.post("/v1/ops/deferred/run-now")
 def deferred_run_now() -> Response:
-    from workers.backlog import run_deferred_now
-
     body = _load(RunNowRequestSchema(), _json_body())
     return jsonify(queued=run_deferred_now(_intake().connection, _intake().config, reset_quota=body["reset_quota"]))
 
 
 @bp.get("/v1/ops/quota")
 def quota() -> Response:
-    from workers.backlog import account_reports
-
     reports = account_reports(_intake().connection, _intake().config, datetime.now(UTC))
     return jsonify([report.to_dict() for report in reports])
 
 
 @bp.get("/v1/ops/leads/<lead_id>")
 def lookup(lead_id: str) -> Response:
-    from workers.lookup import lookup_lead
-
     account = request.args.get("account", "default")
     if account not in _intake().config.account_names():
         raise NotFound(f"There is no account {account!r}.")

@@ -64,8 +64,10 @@ class RunNowRequestSchema(Schema):
     class Meta:
         unknown = RAISE
 
-    reset_quota = JsonBoolean(load_default=False, metadata={
-        "description": "also forget today's request count (only when Rotor's day turned before ours)"})  # fmt: skip
+    reset_quota = JsonBoolean(
+        load_default=False,
+        metadata={"description": "also forget today's request count (only when Rotor's day turned before ours)"},
+    )
 
 
 class DiscardRequestSchema(Schema):
@@ -97,8 +99,9 @@ class SubmissionSchema(Schema):
 
     id = fields.String()
     source = fields.String()
-    status = fields.String(validate=validate.OneOf(
-        ["received", "queued", "delivered", "duplicate", "deferred", "failed", "discarded"]))  # fmt: skip
+    status = fields.String(
+        validate=validate.OneOf(["received", "queued", "delivered", "duplicate", "deferred", "failed", "discarded"])
+    )
     account = fields.String()
     lead_id = fields.String(allow_none=True)
     rotor_result = fields.String(allow_none=True)

@@ -13,7 +13,7 @@ from urllib.parse import urlsplit
 from flask import Flask, Response, jsonify, render_template, request
 from werkzeug.exceptions import HTTPException
 
-from service.errors import HttpError
+from core.errors import HttpError
 
 log = logging.getLogger(__name__)
 

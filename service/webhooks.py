@@ -24,15 +24,15 @@ from typing import Any
 from flask import Blueprint, Response, current_app, jsonify, request
 from marshmallow import ValidationError
 
-from service.config import Config, SourceConfig
-from service.errors import BadRequest, Forbidden, NotFound, Unauthorized
-from service.identity import fingerprint
+from core.config import Config, SourceConfig
+from core.errors import BadRequest, Forbidden, NotFound, Unauthorized
+from core.sources import google, linkedin, meta, signatures, tiktok, typeform
+from core.sources.common import PlatformLeadSchema, Unreadable, read_or_unreadable
+from core.sources.generic import GenericSourceSchema, SignatureScheme
+from core.sources.registry import load_lead
+from core.store.identity import fingerprint
 from service.intake import Intake
 from service.jsonbody import parse_json
-from service.sources import google, linkedin, meta, signatures, tiktok, typeform
-from service.sources.common import PlatformLeadSchema, Unreadable, read_or_unreadable
-from service.sources.generic import GenericSourceSchema, SignatureScheme
-from service.sources.registry import load_lead
 
 log = logging.getLogger(__name__)
 bp = Blueprint("webhooks", __name__)
@@ -105,15 +105,24 @@ def receive_webhook(intake: Intake, name: str) -> Response:
         elif item.test and not source.deliver_test_leads:
             ids.append(intake.discard(source=label, raw=raw, reason=f"{source.type} test lead, not delivered"))
         elif item.problem:
-            ids.append(intake.reject(source=label, raw=raw, reason=item.problem, account=source.account,
-                                     platform_id=item.platform_id))  # fmt: skip
+            ids.append(
+                intake.reject(
+                    source=label, raw=raw, reason=item.problem, account=source.account, platform_id=item.platform_id
+                )
+            )
         elif item.read_ref:
-            ids.append(intake.accept_unread(source=label, raw=raw, read_ref=item.read_ref, account=source.account,
-                                            platform_id=item.platform_id))  # fmt: skip
+            ids.append(
+                intake.accept_unread(
+                    source=label, raw=raw, read_ref=item.read_ref, account=source.account, platform_id=item.platform_id
+                )
+            )
         else:
             assert item.lead is not None
-            ids.append(intake.accept(source=label, raw=raw, lead=item.lead, account=source.account,
-                                     platform_id=item.platform_id))  # fmt: skip
+            ids.append(
+                intake.accept(
+                    source=label, raw=raw, lead=item.lead, account=source.account, platform_id=item.platform_id
+                )
+            )
     return jsonify(received=len(ids), submission_ids=ids)
 
 
@@ -155,8 +164,9 @@ def _ignored(payload: Any, why: str) -> list[Incoming]:
     return [Incoming("", _kept(payload), ignored=why)]
 
 
-def _with_answers(schema: PlatformLeadSchema, payload: Any, platform_id: str | Unreadable, what: str,
-                  *, test: bool = False) -> Incoming:  # fmt: skip
+def _with_answers(
+    schema: PlatformLeadSchema, payload: Any, platform_id: str | Unreadable, what: str, *, test: bool = False
+) -> Incoming:
     """One lead that carries its answers, under its platform id (or unreadable without one)."""
     if isinstance(platform_id, Unreadable):
         return _unreadable(platform_id, what)
@@ -170,10 +180,11 @@ def _meta(source: SourceConfig, body: bytes, schema: PlatformLeadSchema) -> list
     _verified(signatures.verify_hex_signature(header, secret=source.secret or "", body=body), "X-Hub-Signature-256")
     refs = _parsed(meta.parse_leadgen_notification, parse_json(body), "Meta leadgen")
     return [
-        _unreadable(ref, "Meta leadgen change") if isinstance(ref, Unreadable)
+        _unreadable(ref, "Meta leadgen change")
+        if isinstance(ref, Unreadable)
         else Incoming(meta.idempotency_key(ref), asdict(ref), read_ref=f"meta:{ref.leadgen_id}")
         for ref in refs
-    ]  # fmt: skip
+    ]
 
 
 def _linkedin(source: SourceConfig, body: bytes, schema: PlatformLeadSchema) -> list[Incoming]:
@@ -213,10 +224,11 @@ def _tiktok(source: SourceConfig, body: bytes, schema: PlatformLeadSchema) -> li
     if entries is None:
         return _ignored(payload, f"not a lead callback (object {payload.get('object')!r})")
     return [
-        _unreadable(entry, "TikTok lead entry") if isinstance(entry, Unreadable)
+        _unreadable(entry, "TikTok lead entry")
+        if isinstance(entry, Unreadable)
         else _with_answers(schema, entry, tiktok.idempotency_key(entry), "TikTok lead entry")
         for entry in entries
-    ]  # fmt: skip
+    ]
 
 
 def _typeform(source: SourceConfig, body: bytes, schema: PlatformLeadSchema) -> list[Incoming]:
@@ -238,6 +250,10 @@ def _generic(source: SourceConfig, body: bytes, schema: PlatformLeadSchema) -> l
 
 
 HANDLERS: dict[str, Callable[[SourceConfig, bytes, PlatformLeadSchema], list[Incoming]]] = {
-    "meta": _meta, "linkedin": _linkedin, "google": _google, "tiktok": _tiktok, "typeform": _typeform,
+    "meta": _meta,
+    "linkedin": _linkedin,
+    "google": _google,
+    "tiktok": _tiktok,
+    "typeform": _typeform,
     "generic": _generic,
-}  # fmt: skip
+}

@@ -18,12 +18,12 @@ import redis
 from rq import Queue
 from rq.job import Job
 
+from core.config import Config, FormConfig
+from core.store import keys
+from leadgate.local import find_redis_server
 from sandbox import SANDBOX_API_KEY
 from sandbox.server import start_in_thread
-from service import keys
 from service.app import create_app
-from service.config import Config, FormConfig
-from service.local import find_redis_server
 from workers import context
 from workers.worker import run_worker
 
@@ -202,8 +202,9 @@ class Processes:
         self.running: list[subprocess.Popen] = []
 
     def start(self, *command: str) -> subprocess.Popen:
-        process = subprocess.Popen(list(command), env=self.env, cwd=ROOT, stdout=subprocess.DEVNULL,
-                                   stderr=subprocess.DEVNULL)  # fmt: skip
+        process = subprocess.Popen(
+            list(command), env=self.env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
         self.running.append(process)
         return process
 
@@ -216,7 +217,7 @@ class Processes:
         return url
 
     def worker(self, *options: str) -> subprocess.Popen:
-        return self.start(sys.executable, "-m", "service", "worker", *options)
+        return self.start(sys.executable, "-m", "leadgate", "worker", *options)
 
     def stop(self) -> None:
         for process in self.running:

@@ -6,10 +6,11 @@ import threading
 
 from rq.job import Job
 
-from service import keys
+from core.config import Config
+from core.store import keys
+from core.store.submissions import SubmissionStore
+from core.vocabulary import SubmissionStatus
 from service.app import create_app
-from service.config import Config
-from service.submissions import SubmissionStatus, SubmissionStore
 from tests.conftest import inbox
 from workers import context
 from workers.batch import Drain
@@ -37,8 +38,10 @@ def test_a_submission_settled_while_in_the_inbox_is_dropped_by_the_take(
 def test_a_batch_cut_short_charges_only_the_delivery_it_was_running(config, deliver, redis_conn, sandbox) -> None:
     short = Config(**{**config.__dict__, "job_timeout_seconds": 5, "rotor_timeout_seconds": 20})
     client = create_app(short).test_client()  # its drain job gets RQ's timeout of 2 x 5 s
-    ids = [client.post("/v1/forms/contact", json={"name": f"P {n}", "phone": f"201555012{n}"}).json["submission_id"]
-           for n in range(3)]  # fmt: skip
+    ids = [
+        client.post("/v1/forms/contact", json={"name": f"P {n}", "phone": f"201555012{n}"}).json["submission_id"]
+        for n in range(3)
+    ]
     # Rotor hangs on the first call past the drain job's timeout; later calls are answered at once.
     sandbox.faults(latency_ms=12_000)
     recovered = threading.Timer(8, sandbox.faults)  # while the first call still hangs
@@ -56,8 +59,10 @@ def test_a_batch_cut_short_charges_only_the_delivery_it_was_running(config, deli
 
 
 def test_a_batch_given_back_twice_is_back_in_the_inbox_once(client, config, queue, redis_conn) -> None:
-    ids = [client.post("/v1/forms/contact", json={"name": f"P {n}", "phone": f"201555012{n}"}).json["submission_id"]
-           for n in range(3)]  # fmt: skip
+    ids = [
+        client.post("/v1/forms/contact", json={"name": f"P {n}", "phone": f"201555012{n}"}).json["submission_id"]
+        for n in range(3)
+    ]
     job = Job.fetch(queue.job_ids[0], connection=redis_conn)
     drain = Drain(redis_conn, context.DeliveryContext.from_config(config), job)
     taken = list(drain.take())

@@ -9,10 +9,11 @@ import pytest
 from flask import Flask, jsonify, request
 from werkzeug.serving import make_server
 
+from core.config import Config, FormConfig
+from core.errors import ConfigError
+from core.store.submissions import SubmissionStore
+from core.vocabulary import SubmissionStatus
 from service.app import create_app
-from service.config import Config, FormConfig
-from service.errors import ConfigError
-from service.submissions import SubmissionStatus, SubmissionStore
 
 PERSON = {"name": "Ann", "phone": "2015550123"}
 
@@ -39,8 +40,9 @@ def siteverify() -> Iterator[dict]:
 
 
 def captcha_client(config: Config, siteverify: dict, **settings: str) -> Iterator:
-    form = FormConfig(key="contact", captcha="turnstile", captcha_secret="turnstile-secret",
-                      captcha_verify_url=siteverify["url"])  # fmt: skip
+    form = FormConfig(
+        key="contact", captcha="turnstile", captcha_secret="turnstile-secret", captcha_verify_url=siteverify["url"]
+    )
     app = create_app(Config(**{**config.__dict__, "forms": {"contact": form}, **settings}))
     yield app.test_client()
     app.extensions["leadgate"].connection.close()
@@ -92,8 +94,10 @@ def test_captcha_needs_its_secret_at_start(tmp_path) -> None:
 
 def test_a_flood_of_made_up_tokens_is_rate_limited_before_the_provider_is_asked(limited_client, siteverify) -> None:
     siteverify["seen"].clear()
-    answers = [limited_client.post("/v1/forms/contact", data={**PERSON, "cf-turnstile-response": f"made-up-{n}"})
-               for n in range(3)]  # fmt: skip
+    answers = [
+        limited_client.post("/v1/forms/contact", data={**PERSON, "cf-turnstile-response": f"made-up-{n}"})
+        for n in range(3)
+    ]
     assert [a.status_code for a in answers] == [422, 422, 429]
     assert answers[2].headers["Retry-After"] and "2 per 1 minute" in answers[2].json["message"]
     assert siteverify["seen"]["response"] == "made-up-1"  # the third never reached the provider

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 from click.testing import CliRunner
 
-from service.cli import main
-from service.config import Config, FormConfig
-from service.errors import ConfigError
+from core.config import Config, FormConfig
+from core.errors import ConfigError
+from leadgate import main
 
 
 def test_defaults_match_the_interface() -> None:

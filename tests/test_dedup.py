@@ -7,12 +7,13 @@ from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 
-from service import keys
+from core import rotor
+from core.config import Config
+from core.store import keys
+from core.store.submissions import SubmissionStore
+from core.vocabulary import SubmissionStatus
 from service.app import create_app
-from service.config import Config
-from service.submissions import SubmissionStatus, SubmissionStore
 from tests.conftest import DRAIN_JOB, inbox, queued_functions, wait_for
-from workers import rotor
 
 ANN = {"name": "Ann Lee", "phone": "(201) 555-0123", "email": "ann@example.com"}
 

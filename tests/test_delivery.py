@@ -7,15 +7,16 @@ from datetime import UTC, datetime
 
 from rq.job import Job
 
-from service import keys
-from service.reprocess import Reprocessor
-from service.submissions import SubmissionStatus, SubmissionStore
+from core.store import keys
+from core.store.quota import QuotaLedger
+from core.store.submissions import SubmissionStore
+from core.vocabulary import SubmissionStatus
+from ops.reprocess import Reprocessor
 from tests.conftest import DRAIN_JOB, inbox, queued_functions
 from workers import context
 from workers import deliver as deliver_module
 from workers.batch import BATCH_SIZE
 from workers.deliver import Delivery
-from workers.quota import QuotaLedger
 
 PERSON = {"name": "Ann Lee", "email": "Ann@Example.com", "phone": "(201) 555-0123"}
 
@@ -134,8 +135,9 @@ def test_deferred_retry_is_scheduled_through_rqs_scheduler(client, deliver, redi
 
 
 def test_more_posts_than_a_batch_are_drained_by_a_second_job(client, deliver, redis_conn, sandbox, queue) -> None:
-    ids = [submit(client, name=f"P {n}", phone=f"201555{n:04d}", email=f"p{n}@example.com")
-           for n in range(BATCH_SIZE + 1)]  # fmt: skip
+    ids = [
+        submit(client, name=f"P {n}", phone=f"201555{n:04d}", email=f"p{n}@example.com") for n in range(BATCH_SIZE + 1)
+    ]
     assert queued_functions(queue) == [DRAIN_JOB]  # one for all of them
     deliver()  # the first drain job queues the second for what it left in the inbox
     assert {submission(redis_conn, sid).status for sid in ids} == {SubmissionStatus.DELIVERED}
@@ -144,8 +146,9 @@ def test_more_posts_than_a_batch_are_drained_by_a_second_job(client, deliver, re
     assert sandbox.stats()["leads"] == BATCH_SIZE + 1
 
 
-def test_a_rate_limit_answered_just_after_the_reset_marks_the_day_it_was_counted_in(client, redis_conn, sandbox,
-                                                                                  config) -> None:  # fmt: skip
+def test_a_rate_limit_answered_just_after_the_reset_marks_the_day_it_was_counted_in(
+    client, redis_conn, sandbox, config
+) -> None:
     sandbox.reset(daily_limit=0)  # Rotor answers RATE_LIMIT_EXCEEDED
     submission_id = submit(client)
     redis_conn.delete(keys.INBOX)  # delivered by hand below, with a clock half a second before the reset
@@ -167,8 +170,9 @@ def test_a_rate_limit_answered_just_after_the_reset_marks_the_day_it_was_counted
     assert not ledger.status("default", 1000).exhausted  # the day just begun is untouched
 
 
-def test_an_outage_costs_one_retry_cycle_per_person_not_per_submission(client, deliver, redis_conn, sandbox,
-                                                                       monkeypatch) -> None:  # fmt: skip
+def test_an_outage_costs_one_retry_cycle_per_person_not_per_submission(
+    client, deliver, redis_conn, sandbox, monkeypatch
+) -> None:
     monkeypatch.setattr(deliver_module, "BACKOFF_SLACK_SECONDS", 1)
     ids = [submit(client, message=f"message {n}") for n in range(3)]
     sandbox.faults(fail_rate=1.0)

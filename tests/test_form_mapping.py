@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 from marshmallow import ValidationError
 
-from service.config import FormConfig
-from service.lead import NOTES_LIMIT, ROTOR_BODY_FIELDS
-from service.sources.forms import WebsiteFormSchema, fold_key, is_bot
+from core.config import FormConfig
+from core.lead import NOTES_LIMIT, ROTOR_BODY_FIELDS
+from core.sources.forms import WebsiteFormSchema, fold_key, is_bot
 
 FORM = FormConfig(key="contact", tags=("website",))
 PERSON = {"name": "Ann Lee", "phone": "2015550123"}
@@ -22,7 +22,9 @@ def test_name_aliases(key: str) -> None:
     assert load({key: "  Ann   Lee ", "email": "a@example.com"})["name"] == "Ann Lee"
 
 
-@pytest.mark.parametrize(("first", "last"), [("first_name", "last_name"), ("First Name", "Last Name"), ("fname", "lname")])
+@pytest.mark.parametrize(
+    ("first", "last"), [("first_name", "last_name"), ("First Name", "Last Name"), ("fname", "lname")]
+)
 def test_first_and_last_name_are_joined(first: str, last: str) -> None:
     assert load({first: "Ann", last: "Lee", "email": "a@example.com"})["name"] == "Ann Lee"
 
@@ -98,8 +100,13 @@ def test_attribution_goes_to_tags_and_notes() -> None:
     )
     assert body["tags"] == ["website", "utm_source:google", "utm_medium:cpc", "utm_campaign:spring"]
     assert body["notes"].startswith("Hi\n\nAttribution:\n")
-    for line in ("utm_term: roof repair", "gclid: Cj0KCQ", "fbclid: IwAR", "page_url: https://roofs.example/quote",
-                 "referrer: https://www.google.com/"):  # fmt: skip
+    for line in (
+        "utm_term: roof repair",
+        "gclid: Cj0KCQ",
+        "fbclid: IwAR",
+        "page_url: https://roofs.example/quote",
+        "referrer: https://www.google.com/",
+    ):
         assert line in body["notes"]
 
 
@@ -115,8 +122,9 @@ def test_form_tool_fields_are_dropped() -> None:
 
 
 def test_form_settings_fill_the_body() -> None:
-    form = FormConfig(key="q", tags=("website", "quote"), source="landing", service_type="estimate", stage="new",
-                      priority="high")  # fmt: skip
+    form = FormConfig(
+        key="q", tags=("website", "quote"), source="landing", service_type="estimate", stage="new", priority="high"
+    )
     body = load({**PERSON, "service": "roof repair"}, form=form)
     assert body == {
         "name": "Ann Lee",
@@ -137,15 +145,26 @@ def test_long_notes_are_cut_to_rotors_limit() -> None:
 @pytest.mark.parametrize(
     ("fields", "errors"),
     [
-        ({}, {"name": ["A name is required."], "phone": ["A lead needs a phone number or an email address."],
-              "email": ["A lead needs a phone number or an email address."]}),
-        ({"name": "Ann"}, {"phone": ["A lead needs a phone number or an email address."],
-                           "email": ["A lead needs a phone number or an email address."]}),
+        (
+            {},
+            {
+                "name": ["A name is required."],
+                "phone": ["A lead needs a phone number or an email address."],
+                "email": ["A lead needs a phone number or an email address."],
+            },
+        ),
+        (
+            {"name": "Ann"},
+            {
+                "phone": ["A lead needs a phone number or an email address."],
+                "email": ["A lead needs a phone number or an email address."],
+            },
+        ),
         ({"name": "Ann", "phone": "12345"}, {"phone": ["Not a valid phone number."]}),
         ({"name": "   ", "email": "a@example.com"}, {"name": ["A name is required."]}),
         ({"name": "Ann", "phone": {"n": 1}}, {"phone": ["Not a valid string."]}),
     ],
-)  # fmt: skip
+)
 def test_validation_errors_name_the_field(fields: dict, errors: dict) -> None:
     with pytest.raises(ValidationError) as caught:
         load(fields)

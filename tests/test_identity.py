@@ -1,17 +1,17 @@
-"""Persons and folds (service.identity): a key set before its person was folded still finds the person."""
+"""Persons and folds (core.store.identity): a key set before its person was folded still finds the person."""
 
 from __future__ import annotations
 
 import redis
 
-from service import keys
-from service.identity import PersonIndex
+from core.store import keys
+from core.store.identity import PersonIndex
 
 ACCOUNT = "acct"
 
 
 def now_is(redis_conn: redis.Redis, person_id: str) -> str:
-    """The person a (possibly folded) id is now; the same walk as workers.people.People.current_id."""
+    """The person a (possibly folded) id is now; the same walk as core.store.people.People.current_id."""
     for _ in range(10):
         folded_into = redis_conn.get(keys.person_folded_into(person_id))
         if folded_into is None:
@@ -79,7 +79,7 @@ def test_the_survivors_lead_id_is_kept_and_an_unnamed_lead_is_not_adopted(redis_
     assert index.resolve(ACCOUNT, {"phone": "+12015550102", "email": "two@example.com"}) == r
     assert redis_conn.hget(keys.person(r), "lead_id") == b"lead-r"  # two Rotor leads; the phone's gets updates
 
-    # A delivery whose answer named no lead stored '' (workers.rotor): a fold does not adopt it.
+    # A delivery whose answer named no lead stored '' (core.rotor): a fold does not adopt it.
     s = index.resolve(ACCOUNT, {"email": "three@example.com"})
     redis_conn.hset(keys.person(s), "lead_id", "")
     t = index.resolve(ACCOUNT, {"phone": "+12015550103"})

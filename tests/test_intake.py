@@ -10,9 +10,10 @@ import pytest
 from rq import Queue
 from rq.job import Job
 
+from core.config import Config
+from core.store.submissions import SubmissionStore
+from core.vocabulary import SubmissionStatus
 from service.app import create_app
-from service.config import Config
-from service.submissions import SubmissionStatus, SubmissionStore
 from tests.conftest import DRAIN_JOB, inbox, queued_functions
 
 PERSON = {"name": "Ann Lee", "email": "Ann@Example.com", "phone": "(201) 555-0123"}
@@ -119,9 +120,12 @@ def test_oversized_body_is_413(client, queue) -> None:
 def chunked(client, body: bytes, content_type: str):
     """A post as gunicorn hands over a chunked one: no Content-Length, the server ends the stream."""
     return client.post(
-        "/v1/forms/contact", input_stream=io.BytesIO(body), content_type=content_type,
-        headers={"Transfer-Encoding": "chunked"}, environ_overrides={"wsgi.input_terminated": True},
-    )  # fmt: skip
+        "/v1/forms/contact",
+        input_stream=io.BytesIO(body),
+        content_type=content_type,
+        headers={"Transfer-Encoding": "chunked"},
+        environ_overrides={"wsgi.input_terminated": True},
+    )
 
 
 @pytest.mark.parametrize(
@@ -146,13 +150,19 @@ def test_a_chunked_body_within_the_limit_is_read_whole(client, redis_conn) -> No
     response = chunked(client, body, "application/x-www-form-urlencoded")
     assert response.status_code == 202
     assert stored(redis_conn, response.json["submission_id"]).raw["fields"] == {
-        "name": "Ann", "email": "a@b.com", "message": "hi", "phone": "2015550123",
-    }  # fmt: skip
+        "name": "Ann",
+        "email": "a@b.com",
+        "message": "hi",
+        "phone": "2015550123",
+    }
 
 
 def test_a_lead_with_an_emoji_escaped_as_a_surrogate_pair_is_taken(client, redis_conn) -> None:
-    response = client.post("/v1/forms/contact", data='{"name": "Ann \\ud83d\\ude00", "phone": "2015550123"}',
-                           content_type="application/json")  # fmt: skip
+    response = client.post(
+        "/v1/forms/contact",
+        data='{"name": "Ann \\ud83d\\ude00", "phone": "2015550123"}',
+        content_type="application/json",
+    )
     assert response.status_code == 202
     assert stored(redis_conn, response.json["submission_id"]).lead["name"] == "Ann \U0001f600"
 

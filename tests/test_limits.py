@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from core.config import Config
 from service.app import create_app
-from service.config import Config
 
 PERSON = {"name": "Ann", "phone": "2015550123"}
 
@@ -34,7 +34,12 @@ def test_limits_are_shared_by_every_web_process(config: Config, redis_conn) -> N
 def test_one_form_is_limited_across_addresses(config: Config, redis_conn) -> None:
     client = app_with(config, rate_limit_per_form="2 per minute").test_client()
     for n in range(2):
-        assert client.post("/v1/forms/contact", json={**PERSON, "n": n}, environ_base={"REMOTE_ADDR": f"10.0.0.{n}"}).status_code == 202
+        assert (
+            client.post(
+                "/v1/forms/contact", json={**PERSON, "n": n}, environ_base={"REMOTE_ADDR": f"10.0.0.{n}"}
+            ).status_code
+            == 202
+        )
     assert client.post("/v1/forms/contact", json=PERSON, environ_base={"REMOTE_ADDR": "10.0.0.7"}).status_code == 429
     assert client.post("/v1/forms/quote", json=PERSON, environ_base={"REMOTE_ADDR": "10.0.0.7"}).status_code == 202
 
@@ -49,7 +54,7 @@ def test_behind_a_proxy_the_forwarded_address_counts(config: Config, redis_conn)
 def test_a_bad_rate_stops_start_up_naming_the_variable() -> None:
     import pytest
 
-    from service.errors import ConfigError
+    from core.errors import ConfigError
 
     with pytest.raises(ConfigError, match="LEADGATE_RATE_LIMIT_PER_IP: 'lots' is not a rate"):
         Config.from_env({"LEADGATE_RATE_LIMIT_PER_IP": "lots"})

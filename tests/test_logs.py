@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import logging
 
-from service.logs import JsonFormatter, bound, redact
+from core.logs import JsonFormatter, bound, redact
 
 
 def test_personal_data_is_replaced_by_stable_hashes() -> None:

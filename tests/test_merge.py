@@ -5,8 +5,8 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from service.lead import NOTES_LIMIT
-from workers.merge import Piece, accumulate, is_covered, merge, notes_to_send, upsert_body
+from core.lead import NOTES_LIMIT
+from core.merge import Piece, accumulate, is_covered, merge, notes_to_send, upsert_body
 
 
 def piece(at: str, source: str = "form:contact", **body) -> Piece:
@@ -17,10 +17,16 @@ def test_later_non_empty_field_wins_tags_union_notes_appended() -> None:
     merged = merge(
         [
             piece("2026-11-23T10:00", name="Ann", phone="+12015550123", tags=["website"], notes="Roof leak"),
-            piece("2026-11-23T10:05", "meta", name="Ann Lee", email="ann@example.com", tags=["meta", "website"],
-                  notes="Needs quote"),
+            piece(
+                "2026-11-23T10:05",
+                "meta",
+                name="Ann Lee",
+                email="ann@example.com",
+                tags=["meta", "website"],
+                notes="Needs quote",
+            ),
         ]
-    )  # fmt: skip
+    )
     assert merged == {
         "name": "Ann Lee",
         "phone": "+12015550123",
@@ -82,8 +88,13 @@ def test_an_update_without_notes_sends_none_and_one_with_notes_sends_the_held_on
 def test_what_a_lost_lead_held_is_sent_again_under_the_new_body() -> None:
     lost = {"name": "Ann", "email": "ann@example.com", "tags": ["website"], "notes": "Roof leak"}
     body = upsert_body({"name": "Ann Lee", "phone": "+1", "tags": ["quote"], "notes": "Also gutters"}, "", lost)
-    assert body == {"name": "Ann Lee", "email": "ann@example.com", "phone": "+1", "tags": ["website", "quote"],
-                    "notes": "Roof leak\n\nAlso gutters"}  # fmt: skip
+    assert body == {
+        "name": "Ann Lee",
+        "email": "ann@example.com",
+        "phone": "+1",
+        "tags": ["website", "quote"],
+        "notes": "Roof leak\n\nAlso gutters",
+    }
     assert upsert_body({"name": "Ann Lee"}, "", lost)["notes"] == "Roof leak"  # a new lead: all it had
 
 

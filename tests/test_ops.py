@@ -8,12 +8,13 @@ import pytest
 from click.testing import CliRunner
 from openapi_spec_validator import validate
 
-from service import keys
-from service.cli import main
-from service.config import Config, FormConfig
+from core.config import Config, FormConfig
+from core.store import keys
+from core.store.submissions import SubmissionStore
+from core.vocabulary import SubmissionStatus
+from leadgate import main
+from ops.reprocess import Reprocessor
 from service.ops_schemas import ERROR_CLASSES
-from service.reprocess import Reprocessor
-from service.submissions import SubmissionStatus, SubmissionStore
 from tests.conftest import ADMIN_TOKEN
 from workers import context
 from workers.deliver import Delivery
@@ -31,9 +32,13 @@ def cli(config: Config, tmp_path):
 
     ``stdout`` holds what scripts read (tables, JSON); ``output`` adds stderr (progress bars).
     """
-    env = {"REDIS_URL": config.redis_url, "ROTOR_BASE_URL": config.rotor_base_url,
-           "ROTOR_API_KEY": config.rotor_api_key, "LEADGATE_RETRY_MAX_ATTEMPTS": str(config.retry_max_attempts),
-           "LEADGATE_CONFIG": str(tmp_path / "forms.toml")}  # fmt: skip
+    env = {
+        "REDIS_URL": config.redis_url,
+        "ROTOR_BASE_URL": config.rotor_base_url,
+        "ROTOR_API_KEY": config.rotor_api_key,
+        "LEADGATE_RETRY_MAX_ATTEMPTS": str(config.retry_max_attempts),
+        "LEADGATE_CONFIG": str(tmp_path / "forms.toml"),
+    }
     (tmp_path / "forms.toml").write_text(FORMS_TOML)
 
     def run(*args: str, **extra_env: str):
@@ -126,8 +131,10 @@ def test_replay_refuses_a_submission_still_waiting(client, redis_conn, queue, cl
     submission_id = client.post("/v1/forms/contact", json=ANN).json["submission_id"]
     result = cli("replay", submission_id)
     assert result.exit_code == 1
-    assert result.stdout == (f"replay: 0 done, 1 skipped\nskipped {submission_id}: not settled (it is queued): it will "
-                             "be delivered as it is; replay it once it is delivered or failed\n")  # fmt: skip
+    assert result.stdout == (
+        f"replay: 0 done, 1 skipped\nskipped {submission_id}: not settled (it is queued): it will "
+        "be delivered as it is; replay it once it is delivered or failed\n"
+    )
     waiting = record(redis_conn, submission_id)
     assert waiting.status is SubmissionStatus.QUEUED and not waiting.replay and waiting.job_id is None
 
@@ -135,8 +142,12 @@ def test_replay_refuses_a_submission_still_waiting(client, redis_conn, queue, cl
 def test_replay_while_a_worker_delivers_it_is_refused_not_lost(client, deliver, redis_conn, sandbox, config) -> None:
     submission_id = client.post("/v1/forms/contact", json=ANN).json["submission_id"]
     redis_conn.delete(keys.INBOX)  # delivered by hand below, not by the drain job
-    fixed = Config(**{**config.__dict__, "forms": {**config.forms, "contact": FormConfig(
-        key="contact", tags=("website", "fixed-mapping"))}})  # fmt: skip
+    fixed = Config(
+        **{
+            **config.__dict__,
+            "forms": {**config.forms, "contact": FormConfig(key="contact", tags=("website", "fixed-mapping"))},
+        }
+    )
     ctx = context.DeliveryContext.from_config(config)
     rotor = ctx.rotor("default")
     upsert, reports = rotor.upsert_lead, []
@@ -222,8 +233,10 @@ def test_auth_pause_waits_then_delivers_once_the_key_is_fixed(client, deliver, r
 def test_bulk_retry_of_a_thousand_failed_submissions(client, deliver, redis_conn, sandbox, cli) -> None:
     sandbox.reset(daily_limit=5000)  # 1000 failed calls and 1000 good ones, all in one day
     sandbox.faults(fail_next=1000)
-    ids = [client.post("/v1/forms/contact", json={"name": f"P {n}", "phone": f"201555{n:04d}"}).json["submission_id"]
-           for n in range(1000)]  # fmt: skip
+    ids = [
+        client.post("/v1/forms/contact", json={"name": f"P {n}", "phone": f"201555{n:04d}"}).json["submission_id"]
+        for n in range(1000)
+    ]
     deliver(retry_max_attempts=1, rotor_daily_limit=5000)  # each fails in its drain job, which carries on
     assert len(json.loads(cli("failed", "list", "--json").stdout)) == 1000
     result = cli("failed", "retry", "--all", "--source", "form:contact")
@@ -277,11 +290,15 @@ def test_settled_records_expire_after_the_retention_period(client, deliver, redi
 
 
 OPS_ENDPOINTS = [
-    ("get", "/v1/submissions/x", None), ("get", "/v1/ops/failed", None),
+    ("get", "/v1/submissions/x", None),
+    ("get", "/v1/ops/failed", None),
     ("post", "/v1/ops/failed/retry", {"all": True}),
-    ("post", "/v1/ops/replay", {"ids": ["x"]}), ("post", "/v1/ops/submissions/x/discard", {"reason": "r"}),
-    ("post", "/v1/ops/deferred/run-now", None), ("get", "/v1/ops/quota", None), ("get", "/v1/ops/leads/x", None),
-]  # fmt: skip
+    ("post", "/v1/ops/replay", {"ids": ["x"]}),
+    ("post", "/v1/ops/submissions/x/discard", {"reason": "r"}),
+    ("post", "/v1/ops/deferred/run-now", None),
+    ("get", "/v1/ops/quota", None),
+    ("get", "/v1/ops/leads/x", None),
+]
 
 
 @pytest.mark.parametrize(("method", "path", "body"), OPS_ENDPOINTS)

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from core.config import Config
 from service.app import create_app
-from service.config import Config
 from tests.conftest import ADMIN_TOKEN
 
 AUTH = {"Authorization": f"Bearer {ADMIN_TOKEN}"}

@@ -12,15 +12,16 @@ from rq import Queue
 from rq.job import Job
 from rq.registry import ScheduledJobRegistry
 
-from service import keys
-from service.cli import main
-from service.config import Config
-from service.jobs import enqueue_delivery
-from service.submissions import SubmissionStatus, SubmissionStore
+from core.config import Config
+from core.store import keys
+from core.store.circuit import AccountCircuit
+from core.store.jobs import enqueue_delivery
+from core.store.quota import Budget, QuotaLedger, RequestKind
+from core.store.submissions import SubmissionStore
+from core.vocabulary import SubmissionStatus
+from leadgate import main
+from ops.backlog import run_deferred_now
 from tests.conftest import ADMIN_TOKEN
-from workers.backlog import run_deferred_now
-from workers.circuit import AccountCircuit
-from workers.quota import Budget, QuotaLedger, RequestKind
 
 SMALL = {"rotor_daily_limit": 20, "ops_reserve_percent": 0}
 

@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from service.errors import (
+from core.errors import (
     RotorAuthFailed,
     RotorConnectFailed,
     RotorNotFound,
@@ -15,8 +15,8 @@ from service.errors import (
     RotorServerError,
     RotorUnreachable,
 )
-from workers.backlog import backlog_clears_at
-from workers.quota import Budget, QuotaStatus, RequestKind, window_at
+from core.store.quota import Budget, QuotaStatus, RequestKind, window_at
+from ops.backlog import backlog_clears_at
 from workers.retry import Action, RetryPolicy
 
 

@@ -10,13 +10,14 @@ import redis
 from rq import Queue
 from rq.job import Job, JobStatus
 
-from service import keys
+from core.config import Config
+from core.store import keys
+from core.store.intake import DRAIN_CLAIM_SECONDS
+from core.store.jobs import DRAIN_TIMEOUT_FACTOR
+from core.store.submissions import SubmissionStore
+from core.vocabulary import SubmissionStatus
+from ops.reprocess import Reprocessor
 from service.app import create_app
-from service.config import Config
-from service.intake_script import DRAIN_CLAIM_SECONDS
-from service.jobs import DRAIN_TIMEOUT_FACTOR
-from service.reprocess import Reprocessor
-from service.submissions import SubmissionStatus, SubmissionStore
 from tests.conftest import DRAIN_JOB, inbox, wait_for
 from workers import context, recovery
 from workers.batch import Drain
@@ -91,7 +92,7 @@ def test_a_drain_claim_whose_job_never_reached_the_queue_holds_only_seconds(app,
     assert queue.count == 1 and redis_conn.ttl(keys.DRAIN_PENDING) > DRAIN_CLAIM_SECONDS  # its job waits
     redis_conn.delete(keys.DRAIN_PENDING)  # a worker took it
     intake = app.extensions["leadgate"]
-    # The enqueue, and only it, fails; from_url, as service.connection builds its client: no retries.
+    # The enqueue, and only it, fails; from_url, as core.store.connection builds its client: no retries.
     intake.queue = Queue(queue.name, connection=redis.Redis.from_url("redis://127.0.0.1:1/0"))
     response = client.post("/v1/forms/contact", json={"name": "Bo", "phone": "2015550124"})
     assert response.status_code == 202 and queue.count == 1
@@ -143,10 +144,17 @@ def worker_context(config):
 def test_the_sweep_queues_again_a_waiting_submission_whose_job_is_gone_ended_or_off_its_queue(
     client, deliver, queue, redis_conn, sandbox, worker_context
 ) -> None:
-    people = (("Ann", "2015550123"), ("Bob", "2015550124"), ("Cy", "2015550125"), ("Di", "2015550126"),
-              ("Ed", "2015550127"))  # fmt: skip
-    ids = [client.post("/v1/forms/contact", json={"name": name, "phone": phone}).json["submission_id"]
-           for name, phone in people]  # fmt: skip
+    people = (
+        ("Ann", "2015550123"),
+        ("Bob", "2015550124"),
+        ("Cy", "2015550125"),
+        ("Di", "2015550126"),
+        ("Ed", "2015550127"),
+    )
+    ids = [
+        client.post("/v1/forms/contact", json={"name": name, "phone": phone}).json["submission_id"]
+        for name, phone in people
+    ]
     batched, gone, ended, popped, live = ids
     # A drain job takes them all, as a worker would, and gives four of them jobs of their own (as
     # it does a retry); then it dies and RQ fails it without calling back: ``batched`` is left on it.

@@ -1,4 +1,4 @@
-"""How the Rotor client reads an upsert's answer (workers.rotor): a pure unit test over httpx.MockTransport."""
+"""How the Rotor client reads an upsert's answer (core.rotor): a pure unit test over httpx.MockTransport."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ from typing import Any
 import httpx
 import pytest
 
-from service.errors import RotorRejected, RotorServerError
-from workers.rotor import RotorClient, UpsertResult
+from core.errors import RotorRejected, RotorServerError
+from core.rotor import RotorClient, UpsertResult
 
 LEAD = {"name": "Ann Lee", "phone": "+12015550123"}
 

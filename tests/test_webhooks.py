@@ -13,10 +13,11 @@ import pytest
 from flask import Flask, jsonify
 from werkzeug.serving import make_server
 
+from core.config import Config
+from core.store.submissions import SubmissionStore
+from core.vocabulary import SubmissionStatus
+from ops.reprocess import Reprocessor
 from service.app import create_app
-from service.config import Config
-from service.reprocess import Reprocessor
-from service.submissions import SubmissionStatus, SubmissionStore
 from tests.conftest import DRAIN_JOB, inbox, queued_functions, wait_for
 from tests.sources import samples
 from tests.sources.samples import SECRET, json_body
@@ -59,8 +60,15 @@ def hooks_config(config: Config, platforms: PlatformStub) -> Config:
     platforms.error = None
 
     sources = samples.webhook_sources(platforms.url)
-    return Config(**{**config.__dict__, "sources": sources, "meta_verify_token": VERIFY_TOKEN,
-                     "meta_access_token": "page-token", "meta_graph_url": f"{platforms.url}/v21.0"})  # fmt: skip
+    return Config(
+        **{
+            **config.__dict__,
+            "sources": sources,
+            "meta_verify_token": VERIFY_TOKEN,
+            "meta_access_token": "page-token",
+            "meta_graph_url": f"{platforms.url}/v21.0",
+        }
+    )
 
 
 @pytest.fixture
@@ -81,8 +89,11 @@ SOURCES: dict[str, tuple[Callable[[], Any], Callable[[bytes], dict[str, str]]]] 
     "tiktok": (samples.tiktok_callback, lambda b: {"X-Open-Signature": samples.tiktok_signature(json.loads(b))}),
     "linkedin": (samples.linkedin_notification, lambda b: {"X-LI-Signature": samples.linkedin_signature(b)}),
     "typeform": (samples.typeform_event, lambda b: {"Typeform-Signature": samples.typeform_signature(b)}),
-    "crm": (lambda: {"data": {"id": 42, "customer": {"name": "Ann Lee", "phone": "2015550123"}}}, _hex("X-Signature", "sha256=")),
-}  # fmt: skip
+    "crm": (
+        lambda: {"data": {"id": 42, "customer": {"name": "Ann Lee", "phone": "2015550123"}}},
+        _hex("X-Signature", "sha256="),
+    ),
+}
 # The field each source cannot do without, removed for the "missing field" case.
 REQUIRED = {
     "meta": lambda p: p["entry"][0]["changes"][0]["value"].pop("leadgen_id"),
@@ -95,8 +106,14 @@ REQUIRED = {
 
 
 # How the failure names the missing id.
-ID_FIELD = {"meta": "leadgen_id", "google": "lead_id", "tiktok": "entry.0.id", "linkedin": "leadGenFormResponse",
-            "typeform": "form_response.token", "crm": "data.id"}  # fmt: skip
+ID_FIELD = {
+    "meta": "leadgen_id",
+    "google": "lead_id",
+    "tiktok": "entry.0.id",
+    "linkedin": "leadGenFormResponse",
+    "typeform": "form_response.token",
+    "crm": "data.id",
+}
 
 
 def send(client, name: str, payload: Any = None, *, body: bytes | None = None, headers: dict | None = None):
@@ -183,11 +200,14 @@ def test_unconfigured_source_is_404(config: Config) -> None:
 
 
 def test_meta_handshake(hooks) -> None:
-    ok = hooks.get("/v1/webhooks/meta", query_string={"hub.mode": "subscribe", "hub.challenge": "1158201444",
-                                                       "hub.verify_token": VERIFY_TOKEN})  # fmt: skip
+    ok = hooks.get(
+        "/v1/webhooks/meta",
+        query_string={"hub.mode": "subscribe", "hub.challenge": "1158201444", "hub.verify_token": VERIFY_TOKEN},
+    )
     assert ok.status_code == 200 and ok.get_data(as_text=True) == "1158201444"
-    wrong = hooks.get("/v1/webhooks/meta", query_string={"hub.mode": "subscribe", "hub.challenge": "1",
-                                                          "hub.verify_token": "nope"})  # fmt: skip
+    wrong = hooks.get(
+        "/v1/webhooks/meta", query_string={"hub.mode": "subscribe", "hub.challenge": "1", "hub.verify_token": "nope"}
+    )
     assert wrong.status_code == 403
 
 
@@ -196,8 +216,10 @@ def test_linkedin_challenge(hooks) -> None:
         "/v1/webhooks/linkedin", query_string={"challengeCode": "890e4665-4dfe-4ab1-b689-ed553bceeed3"}
     )
     expected = samples.hmac.new(SECRET.encode(), b"890e4665-4dfe-4ab1-b689-ed553bceeed3", samples.hashlib.sha256)
-    assert response.json == {"challengeCode": "890e4665-4dfe-4ab1-b689-ed553bceeed3",
-                             "challengeResponse": expected.hexdigest()}  # fmt: skip
+    assert response.json == {
+        "challengeCode": "890e4665-4dfe-4ab1-b689-ed553bceeed3",
+        "challengeResponse": expected.hexdigest(),
+    }
 
 
 @pytest.mark.parametrize("code", ["hmacsha256=" + json.dumps(samples.linkedin_notification()), "anything", ""])
@@ -352,8 +374,13 @@ def test_meta_and_google_leads_end_to_end_through_web_and_worker(processes, sand
     platforms.leads["900000000000000001"] = samples.meta_graph_lead(
         {"full_name": "Meta Person", "email": "meta@example.com", "phone_number": "+12015550177"}
     )
-    processes.env.update(META_APP_SECRET=SECRET, META_VERIFY_TOKEN=VERIFY_TOKEN, META_ACCESS_TOKEN="page-token",
-                         META_GRAPH_URL=f"{platforms.url}/v21.0", GOOGLE_LEAD_FORM_KEY=SECRET)  # fmt: skip
+    processes.env.update(
+        META_APP_SECRET=SECRET,
+        META_VERIFY_TOKEN=VERIFY_TOKEN,
+        META_ACCESS_TOKEN="page-token",
+        META_GRAPH_URL=f"{platforms.url}/v21.0",
+        GOOGLE_LEAD_FORM_KEY=SECRET,
+    )
     url = processes.web()
     processes.worker()
     meta_body = json_body(samples.meta_notification([900000000000000001]))

@@ -31,11 +31,12 @@ from rq import Queue, Retry, get_current_job
 from rq.job import Job
 from rq.timeouts import JobTimeoutException
 
-from service import keys, logs
-from service.errors import DeliveryError
-from service.intake_script import DRAIN_CLAIM_SECONDS
-from service.jobs import mark_drain_pending, queue_drain
-from service.submissions import DeliveryState
+from core import logs
+from core.errors import DeliveryError
+from core.store import keys
+from core.store.intake import DRAIN_CLAIM_SECONDS
+from core.store.jobs import mark_drain_pending, queue_drain
+from core.store.submissions import DeliveryState
 from workers import context, recovery
 from workers.deliver import Delivery, SubmissionMissing
 
@@ -110,7 +111,7 @@ class Drain:
         batch = self.take()
         ids = list(batch)
         # Started only within the first job timeout: each delivery keeps a whole one (the drain
-        # job's timeout is twice that, service.jobs.drain_timeout_seconds), as a job of its own did.
+        # job's timeout is twice that, core.store.jobs.drain_timeout_seconds), as a job of its own did.
         start_by = time.monotonic() + self.ctx.config.job_timeout_seconds
         outcomes: dict[str, int] = {}
         unstarted = 0  # ids[unstarted:] have not been started
@@ -139,8 +140,15 @@ class Drain:
         script_keys = [keys.INBOX, keys.DRAIN_PENDING, keys.WAITING_INDEX, keys.batch(self.job.id)]
         # The list outlives any wait for the failure callback (a dead worker's job is noticed only
         # once a live worker's maintenance runs); a run that ends, or its callback, deletes it.
-        args = [self.job.id, BATCH_SIZE, time.time(), self.ctx.config.retention_seconds, keys.submission(""),
-                DRAIN_CLAIM_SECONDS, *DeliveryState.FIELDS]  # fmt: skip
+        args = [
+            self.job.id,
+            BATCH_SIZE,
+            time.time(),
+            self.ctx.config.retention_seconds,
+            keys.submission(""),
+            DRAIN_CLAIM_SECONDS,
+            *DeliveryState.FIELDS,
+        ]
         taken, rows, more = self._take(keys=script_keys, args=args)
         if more:
             queue_drain(self.queue, self.ctx.config)  # the next worker starts on the rest now
@@ -172,8 +180,14 @@ class Drain:
         if isinstance(outcome, Retry):
             # What RQ would have done with this job's Retry: run it again after the interval.
             delay = int(outcome.intervals[0]) if outcome.intervals else 0
-            recovery.requeue(self.connection, submission_id, self.job.id, self.queue.name,
-                             "runs again in a job of its own", delay=delay)  # fmt: skip
+            recovery.requeue(
+                self.connection,
+                submission_id,
+                self.job.id,
+                self.queue.name,
+                "runs again in a job of its own",
+                delay=delay,
+            )
             return "to run again"
         log.info("delivery run ended: %s", outcome)
         return "ran"

@@ -12,15 +12,15 @@ from dataclasses import dataclass, field
 
 import httpx
 
-from service import metrics
-from service.config import Config, SourceConfig
-from service.errors import ConfigError
-from service.sources.common import PlatformLeadSchema
-from service.sources.registry import schema_for
-from workers.quota import Budget
+from core import metrics
+from core.config import Config, SourceConfig
+from core.errors import ConfigError
+from core.rotor import RotorClient
+from core.sources.common import PlatformLeadSchema
+from core.sources.registry import schema_for
+from core.store.quota import Budget
 from workers.reads import LeadReader
 from workers.retry import RetryPolicy
-from workers.rotor import RotorClient
 
 _installed: DeliveryContext | None = None
 

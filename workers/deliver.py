@@ -6,8 +6,8 @@ deferral, an operator's retry). Both take only ids and read everything else from
 requeued by ``rq requeue`` or rq-dashboard behaves exactly like a first run, and a run repeated
 (RQ is at-least-once) finds its submission settled and spends nothing.
 
-Under the person's lock (``workers.people``) the run gathers every waiting submission of that
-person, merges them (``workers.merge``) and either finds Rotor already has all of it (``duplicate``,
+Under the person's lock (``core.store.people``) the run gathers every waiting submission of that
+person, merges them (``core.merge``) and either finds Rotor already has all of it (``duplicate``,
 no request) or sends one upsert, carrying the Rotor lead id once known. Before the call it needs
 the account running (not paused) and one request reserved from the quota; without either the
 submission is deferred to the backlog queue through RQ's scheduler, using up no retry attempt.
@@ -27,19 +27,21 @@ import redis
 from redis import Redis
 from rq import Queue, Retry, get_current_job
 
-from service import keys, logs, metrics
-from service.errors import DeliveryError, RotorConnectFailed
-from service.identity import PersonIndex
-from service.jobs import drain_timeout_seconds, enqueue_delivery
-from service.sources.registry import TEST_LEAD_CHECKS, load_lead
-from service.submissions import DeliveryState, SubmissionStatus, SubmissionStore
+from core import logs, metrics
+from core.errors import DeliveryError, RotorConnectFailed
+from core.merge import is_covered, merge, upsert_body
+from core.rotor import UpsertResult
+from core.sources.registry import TEST_LEAD_CHECKS, load_lead
+from core.store import keys
+from core.store.circuit import AccountCircuit
+from core.store.identity import PersonIndex
+from core.store.jobs import drain_timeout_seconds, enqueue_delivery
+from core.store.people import Member, People, Person
+from core.store.quota import QuotaLedger, RequestKind, Reservation
+from core.store.submissions import DeliveryState, SubmissionStore
+from core.vocabulary import SETTLED, UNREAD, SubmissionStatus
 from workers import context
-from workers.circuit import AccountCircuit
-from workers.merge import is_covered, merge, upsert_body
-from workers.people import Member, People, Person
-from workers.quota import QuotaLedger, RequestKind, Reservation
 from workers.retry import TRANSIENT, Action
-from workers.rotor import UpsertResult
 
 log = logging.getLogger(__name__)
 # RQ's own cap on returned retries; the retry policy always stops well before it.
@@ -49,9 +51,6 @@ LOCK_BUSY_RETRY_SECONDS = 2
 # The person's back-off outlasts its retry's due time by this much, so the retry (which its own
 # marker does not stop) has run, and settled the others or backed off again, before they look.
 BACKOFF_SLACK_SECONDS = 5
-SETTLED = (SubmissionStatus.DELIVERED, SubmissionStatus.DUPLICATE, SubmissionStatus.DISCARDED)
-# An announced lead (Meta, LinkedIn) is read while in these; a failed read is retried as ``queued``.
-UNREAD = (SubmissionStatus.RECEIVED, SubmissionStatus.QUEUED)
 
 
 class SubmissionMissing(Exception):
@@ -72,9 +71,14 @@ class Delivery:
     """One delivery run for one submission (in a drain job or a job of its own)."""
 
     def __init__(
-        self, connection: Redis, ctx: context.DeliveryContext, submission_id: str, state: DeliveryState | None = None,
-        *, job_id: str | None = None,
-    ) -> None:  # fmt: skip
+        self,
+        connection: Redis,
+        ctx: context.DeliveryContext,
+        submission_id: str,
+        state: DeliveryState | None = None,
+        *,
+        job_id: str | None = None,
+    ) -> None:
         """``state``: the submission's, if the caller has just read it (a drain job reads its batch's at once).
         ``job_id``: the job of its own this runs in, if any (only that job may reopen a failed submission)."""
         self.connection = connection
@@ -112,8 +116,9 @@ class Delivery:
             paused = self.circuit.paused_reason(state.account)
             return self._deliver(state, [Member(self.submission_id, state)], Person(""), paused)
         paused_key = keys.account_paused(state.account)
-        with self.people.locked(state.person, self.submission_id, window_seconds=self.window,
-                                also_read=[paused_key]) as gathered:  # fmt: skip
+        with self.people.locked(
+            state.person, self.submission_id, window_seconds=self.window, also_read=[paused_key]
+        ) as gathered:
             if gathered is None:
                 return Retry(max=RQ_RETRY_CAP, interval=LOCK_BUSY_RETRY_SECONDS)
             # Read again under the lock: another worker may have delivered it meanwhile.
@@ -160,8 +165,9 @@ class Delivery:
                 pipe.multi()
                 self.store.reopen(self.submission_id, f"retried by an operator (requeued {self.job_id})", pipeline=pipe)
                 if person:  # the person it is now: a fold since moved the person's waiting submissions there
-                    self.person_index.wait_with(self.people.current_id(person.decode()), self.submission_id,
-                                                pipeline=pipe)  # fmt: skip
+                    self.person_index.wait_with(
+                        self.people.current_id(person.decode()), self.submission_id, pipeline=pipe
+                    )
                 pipe.execute()
             except redis.WatchError:
                 return "it changed while being reopened (another retry?)"
@@ -247,9 +253,17 @@ class Delivery:
                 merged = {"merged_into": self.submission_id} if submission_id != self.submission_id else {}
                 note = f"lead {outcome} in Rotor" + (f" by {self.submission_id}'s upsert" if merged else "")
                 self.store.set_status(
-                    submission_id, SubmissionStatus.DELIVERED, note=note, lead_id=result.lead_id,
-                    rotor_result=outcome, error="", deferred_until="", replay="", pipeline=pipe, **merged,
-                )  # fmt: skip
+                    submission_id,
+                    SubmissionStatus.DELIVERED,
+                    note=note,
+                    lead_id=result.lead_id,
+                    rotor_result=outcome,
+                    error="",
+                    deferred_until="",
+                    replay="",
+                    pipeline=pipe,
+                    **merged,
+                )
             if state.person is not None:
                 self.people.remember_delivery(person, result.lead_id, body, self.submission_id, pipeline=pipe)
             self.people.settle(state.person, ids, pipeline=pipe)
@@ -277,9 +291,15 @@ class Delivery:
         return f"duplicate of {person.delivered_by}"
 
     def _after_failure(
-        self, state: DeliveryState, members: list[Member], error: DeliveryError, reservation: Reservation | None,
-        *, sent_id: bool, person: Person | None = None,
-    ) -> str | Retry:  # fmt: skip
+        self,
+        state: DeliveryState,
+        members: list[Member],
+        error: DeliveryError,
+        reservation: Reservation | None,
+        *,
+        sent_id: bool,
+        person: Person | None = None,
+    ) -> str | Retry:
         """``person``: the record the failed upsert was built from, if it was (not a platform read)."""
         if isinstance(error, RotorConnectFailed) and reservation is not None:
             self.ledger.refund(state.account, reservation.window)
@@ -317,8 +337,9 @@ class Delivery:
         if decision.action is Action.RETRY:
             note = f"retrying in {decision.delay}s: {error.message}"
             with self.connection.pipeline() as pipe:
-                self.store.set_status(self.submission_id, SubmissionStatus.QUEUED, note=note, error=error.message,
-                                      pipeline=pipe)  # fmt: skip
+                self.store.set_status(
+                    self.submission_id, SubmissionStatus.QUEUED, note=note, error=error.message, pipeline=pipe
+                )
                 if members and state.person is not None:  # Rotor failed (not a platform's read)
                     seconds = decision.delay + BACKOFF_SLACK_SECONDS
                     self.people.back_off(state.person, self.submission_id, seconds, pipeline=pipe)
@@ -331,9 +352,13 @@ class Delivery:
         """``failed`` for good: out of the person's waiting submissions, into the failed index for ops."""
         with self.connection.pipeline() as pipe:
             self.store.set_status(
-                self.submission_id, SubmissionStatus.FAILED, note=reason, error=reason, error_class=error_class,
+                self.submission_id,
+                SubmissionStatus.FAILED,
+                note=reason,
+                error=reason,
+                error_class=error_class,
                 pipeline=pipe,
-            )  # fmt: skip
+            )
             self.people.settle(state.person, [self.submission_id], pipeline=pipe)
             pipe.srem(keys.account_deferred(state.account), self.submission_id)
             pipe.execute()
@@ -348,9 +373,14 @@ class Delivery:
             pipe.multi()
             enqueue_delivery(backlog, self.submission_id, self.ctx.config, job_id=job_id, at=until, pipeline=pipe)
             self.store.set_status(
-                self.submission_id, SubmissionStatus.DEFERRED, note=f"{reason}; runs at {at}",
-                deferred_until=at, deferrals=deferrals, job_id=job_id, pipeline=pipe,
-            )  # fmt: skip
+                self.submission_id,
+                SubmissionStatus.DEFERRED,
+                note=f"{reason}; runs at {at}",
+                deferred_until=at,
+                deferrals=deferrals,
+                job_id=job_id,
+                pipeline=pipe,
+            )
             pipe.sadd(keys.account_deferred(state.account), self.submission_id)
             pipe.execute()
         return f"deferred until {at}"

@@ -12,11 +12,11 @@ from urllib.parse import quote
 
 import httpx
 
-from service.config import Config, SourceConfig
-from service.errors import LeadReadRefused, LeadReadUnavailable
-from service.sources.linkedin import LEAD_RESPONSE_FIELDS
-from service.sources.meta import GRAPH_LEAD_FIELDS
-from workers.rotor import json_object
+from core.config import Config, SourceConfig
+from core.errors import LeadReadRefused, LeadReadUnavailable
+from core.rotor import json_object
+from core.sources.linkedin import LEAD_RESPONSE_FIELDS
+from core.sources.meta import GRAPH_LEAD_FIELDS
 
 DEFAULT_TIMEOUT = httpx.Timeout(10.0, connect=3.0)
 LINKEDIN_VERSION = "202411"
@@ -64,8 +64,11 @@ class LeadReader:
                 f"sources.{source.name}.access_token_env is not set, so LinkedIn leads cannot be read"
             )
         url = f"{source.api_url.rstrip('/')}/leadFormResponses/{quote(response_id, safe='')}"
-        headers = {"Authorization": f"Bearer {source.access_token}", "LinkedIn-Version": LINKEDIN_VERSION,
-                   "X-Restli-Protocol-Version": "2.0.0"}  # fmt: skip
+        headers = {
+            "Authorization": f"Bearer {source.access_token}",
+            "LinkedIn-Version": LINKEDIN_VERSION,
+            "X-Restli-Protocol-Version": "2.0.0",
+        }
         response = self._get(url, params={"fields": LEAD_RESPONSE_FIELDS}, headers=headers, what="LinkedIn")
         payload = json_object(response)
         if response.status_code == 200:

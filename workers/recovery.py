@@ -35,9 +35,10 @@ from rq import Queue
 from rq.exceptions import AbandonedJobError
 from rq.job import Job
 
-from service import keys
-from service.jobs import DRAIN_JOB, enqueue_redelivery
-from service.submissions import WAITING, SubmissionStore
+from core.store import keys
+from core.store.jobs import DRAIN_JOB, enqueue_redelivery
+from core.store.submissions import SubmissionStore
+from core.vocabulary import WAITING
 from workers import context
 from workers.deliver import Delivery
 

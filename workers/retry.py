@@ -19,7 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
 
-from service.errors import (
+from core.errors import (
     DeliveryError,
     LeadReadUnavailable,
     RotorAuthFailed,

@@ -15,10 +15,10 @@ import redis
 from rq import Queue, SimpleWorker
 from rq.job import Job
 
-from service import keys
-from service.config import Config
-from service.connection import connect
-from service.jobs import ensure_drain
+from core.config import Config
+from core.store import keys
+from core.store.connection import connect
+from core.store.jobs import ensure_drain
 from workers import context, recovery
 
 log = logging.getLogger(__name__)
@@ -61,8 +61,13 @@ def run_worker(config: Config, *, burst: bool = False, name: str | None = None) 
     connection = connect(config.redis_url)
     # Queue order is priority order: fresh leads before the deferred backlog (speed-to-lead).
     queues = [Queue(name, connection=connection) for name in (keys.DELIVERY_QUEUE, keys.BACKLOG_QUEUE)]
-    worker = DeliveryWorker(queues, connection=connection, name=name, maintenance_interval=MAINTENANCE_SECONDS,
-                            worker_ttl=WORKER_TTL_SECONDS)  # fmt: skip
+    worker = DeliveryWorker(
+        queues,
+        connection=connection,
+        name=name,
+        maintenance_interval=MAINTENANCE_SECONDS,
+        worker_ttl=WORKER_TTL_SECONDS,
+    )
     log.info("worker: delivering to %s", config.rotor_base_url)
     try:
         return worker.work(burst=burst, with_scheduler=True, logging_level="INFO")

@@ -20,7 +20,7 @@ import httpx
 import pytest
 import redis
 
-from service.local import find_redis_server
+from leadgate.local import find_redis_server
 from tests.conftest import free_port, wait_for
 
 pytestmark = pytest.mark.chaos
@@ -34,8 +34,19 @@ class RestartableRedis:
         self.start()
 
     def start(self) -> None:
-        args = [find_redis_server() or "redis-server", "--port", str(self.port), "--dir", self.workdir,
-                "--appendonly", "yes", "--appendfsync", "everysec", "--save", ""]  # fmt: skip
+        args = [
+            find_redis_server() or "redis-server",
+            "--port",
+            str(self.port),
+            "--dir",
+            self.workdir,
+            "--appendonly",
+            "yes",
+            "--appendfsync",
+            "everysec",
+            "--save",
+            "",
+        ]
         self.process = subprocess.Popen(args, stdout=subprocess.DEVNULL)
         with redis.Redis.from_url(self.url) as client:
             wait_for(client.ping)
@@ -69,8 +80,12 @@ def diagnose(url: str) -> dict:
     report: dict = {"statuses": statuses, "waiting": waiting}
     for name in ("deliveries", "backlog"):
         queue = Queue(name, connection=client)
-        report[name] = {"queued": queue.count, "started": queue.started_job_registry.get_job_ids(),
-                        "scheduled": queue.scheduled_job_registry.count, "failed": queue.failed_job_registry.count}
+        report[name] = {
+            "queued": queue.count,
+            "started": queue.started_job_registry.get_job_ids(),
+            "scheduled": queue.scheduled_job_registry.count,
+            "failed": queue.failed_job_registry.count,
+        }
     client.close()
     return report
 
@@ -84,8 +99,13 @@ def test_three_hundred_leads_survive_crashes_restarts_and_a_flaky_rotor(processe
     store = RestartableRedis(str(tmp_path))
     sandbox.reset(daily_limit=100_000)
     sandbox.faults(fail_rate=0.2, seed=11, latency_ms=30, timeout_after_apply_next=5, hang_ms=2500)
-    processes.env.update(REDIS_URL=store.url, ROTOR_TIMEOUT_SECONDS="1", LEADGATE_JOB_TIMEOUT_SECONDS="10",
-                         LEADGATE_RETRY_BASE_SECONDS="1", LEADGATE_RETRY_MAX_SECONDS="4")  # fmt: skip
+    processes.env.update(
+        REDIS_URL=store.url,
+        ROTOR_TIMEOUT_SECONDS="1",
+        LEADGATE_JOB_TIMEOUT_SECONDS="10",
+        LEADGATE_RETRY_BASE_SECONDS="1",
+        LEADGATE_RETRY_MAX_SECONDS="4",
+    )
     url = processes.web()
     web_master = processes.running[-1]
     workers = [processes.worker(), processes.worker()]

@@ -14,8 +14,8 @@ from typing import Any
 
 import pytest
 
+from core.config import Config, SourceConfig
 from service.app import create_app
-from service.config import Config, SourceConfig
 from tests.sources.samples import source, webhook_sources
 
 VERIFY_TOKEN = "verify-me"
@@ -29,10 +29,20 @@ def pytest_configure(config: pytest.Config) -> None:
 
 def fuzz_sources() -> dict[str, SourceConfig]:
     """The webhook tests' sources, and a generic one with a base64 signature and list paths."""
-    crm64 = source("crm64", "generic", signature_header="X-Sig-B64", signature_encoding="base64",
-                   signature_prefix="", id_path="items.0.id",
-                   fields={"first_name": "items.0.first", "last_name": "items.0.last",
-                           "email": "items.0.email", "phone": "items.0.tel"})  # fmt: skip
+    crm64 = source(
+        "crm64",
+        "generic",
+        signature_header="X-Sig-B64",
+        signature_encoding="base64",
+        signature_prefix="",
+        id_path="items.0.id",
+        fields={
+            "first_name": "items.0.first",
+            "last_name": "items.0.last",
+            "email": "items.0.email",
+            "phone": "items.0.tel",
+        },
+    )
     return {**webhook_sources(UNUSED_URL), "crm64": crm64}
 
 

@@ -43,8 +43,11 @@ SCALE = float(os.environ.get("LEADGATE_FUZZ_SCALE", "1"))
 
 
 def examples(count: int) -> settings:
-    return settings(max_examples=max(1, round(count * SCALE)), deadline=None,
-                    suppress_health_check=[HealthCheck.function_scoped_fixture])  # fmt: skip
+    return settings(
+        max_examples=max(1, round(count * SCALE)),
+        deadline=None,
+        suppress_health_check=[HealthCheck.function_scoped_fixture],
+    )
 
 
 FUZZ = examples(120)
@@ -56,19 +59,84 @@ ADMIN = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
 # Text a header can carry through a real server (latin-1, no CR/LF or other control characters).
 header_text = st.text(st.characters(min_codepoint=0x20, max_codepoint=0xFF, exclude_characters="\x7f"), max_size=40)
 FIELD_NAMES = [
-    "name", "Full Name", "first_name", "fname", "last_name", "surname", "email", "E-Mail", "_replyto", "phone", "tel",
-    "Phone.Number", "mobile", "address", "address2", "city", "state", "zip", "country", "message", "comments",
-    "service", "service_type", "utm_source", "utm_medium", "utm_campaign", "utm_term", "gclid", "fbclid", "page_url",
-    "referrer", "_gotcha", "_next", "submit", "csrf_token", "g-recaptcha-response", "priority", "stage", "source",
-    "tags", "lead_id", "", " ", "__proto__",
-]  # fmt: skip
+    "name",
+    "Full Name",
+    "first_name",
+    "fname",
+    "last_name",
+    "surname",
+    "email",
+    "E-Mail",
+    "_replyto",
+    "phone",
+    "tel",
+    "Phone.Number",
+    "mobile",
+    "address",
+    "address2",
+    "city",
+    "state",
+    "zip",
+    "country",
+    "message",
+    "comments",
+    "service",
+    "service_type",
+    "utm_source",
+    "utm_medium",
+    "utm_campaign",
+    "utm_term",
+    "gclid",
+    "fbclid",
+    "page_url",
+    "referrer",
+    "_gotcha",
+    "_next",
+    "submit",
+    "csrf_token",
+    "g-recaptcha-response",
+    "priority",
+    "stage",
+    "source",
+    "tags",
+    "lead_id",
+    "",
+    " ",
+    "__proto__",
+]
 field_name = st.sampled_from(FIELD_NAMES) | st.text(max_size=20)
 # Values shaped like what the fields expect, so validation gets past the first check sometimes.
-plausible_text = st.sampled_from([
-    "Ann Lee", "ann@example.com", "ANN@EXAMPLE.COM", "+12015550123", "2015550123", "(201) 555-0123", "+44 20 7946 0958",
-    "not-an-email", "@", "a@b", "+1", "0", "-1", "1e309", "NaN", "null", "true", "high", "ultra", "https://x.example/?a=1",
-    "\u0000", "\ud7ff", "\U0001f600" * 50, "x" * 3000, " \t\n ", "<script>alert(1)</script>", "Ann\r\nBcc: x@y.z",
-])  # fmt: skip
+plausible_text = st.sampled_from(
+    [
+        "Ann Lee",
+        "ann@example.com",
+        "ANN@EXAMPLE.COM",
+        "+12015550123",
+        "2015550123",
+        "(201) 555-0123",
+        "+44 20 7946 0958",
+        "not-an-email",
+        "@",
+        "a@b",
+        "+1",
+        "0",
+        "-1",
+        "1e309",
+        "NaN",
+        "null",
+        "true",
+        "high",
+        "ultra",
+        "https://x.example/?a=1",
+        "\u0000",
+        "\ud7ff",
+        "\U0001f600" * 50,
+        "x" * 3000,
+        " \t\n ",
+        "<script>alert(1)</script>",
+        "Ann\r\nBcc: x@y.z",
+    ]
+)
 scalar = (
     st.none()
     | st.booleans()
@@ -88,27 +156,51 @@ form_text = st.text(max_size=50) | plausible_text
 # fuzzed as well as the refusals; arbitrary extra fields ride along.
 good_lead = st.fixed_dictionaries(
     {"name": st.sampled_from(["Ann Lee", "José Núñez", "李小龍", "  Ann   Lee  "]) | st.text(min_size=1, max_size=30)},
-    optional={"email": st.sampled_from(["ann@example.com", "Ann.Lee@Example.COM", "bücher@example.de"]),
-              "phone": st.sampled_from(["+12015550123", "2015550123", "(201) 555-0123", "+44 20 7946 0958"])},
-).filter(lambda lead: "email" in lead or "phone" in lead)  # fmt: skip
+    optional={
+        "email": st.sampled_from(["ann@example.com", "Ann.Lee@Example.COM", "bücher@example.de"]),
+        "phone": st.sampled_from(["+12015550123", "2015550123", "(201) 555-0123", "+44 20 7946 0958"]),
+    },
+).filter(lambda lead: "email" in lead or "phone" in lead)
 # Form fields: (name, value) pairs; a repeated name is a checkbox group.
 form_pairs = st.lists(st.tuples(field_name, form_text), max_size=12) | st.tuples(
     good_lead, st.lists(st.tuples(field_name, form_text), max_size=6)
 ).map(lambda drawn: [*drawn[0].items(), *drawn[1]])
 ACCEPTS = [
-    None, "application/json", "text/html", "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8", "*/*",
-    "text/html;q=0.1, application/json;q=0.9", "image/png", "text/*", ";;;", "text/html;q=nan", "application/json;q=-1",
-]  # fmt: skip
+    None,
+    "application/json",
+    "text/html",
+    "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8",
+    "*/*",
+    "text/html;q=0.1, application/json;q=0.9",
+    "image/png",
+    "text/*",
+    ";;;",
+    "text/html;q=nan",
+    "application/json;q=-1",
+]
 accept = st.sampled_from(ACCEPTS) | header_text
 ORIGINS = [None, None, None, "https://roofs.example", "https://roofs.example", "https://evil.example", "null", ""]
 origin = st.sampled_from(ORIGINS) | st.sampled_from(ORIGINS) | header_text
 CONTENT_TYPES = [
-    "application/json", "application/json; charset=utf-8", "application/json; charset=latin-1",
-    "application/json; charset=bogus", "application/vnd.api+json", "application/x-www-form-urlencoded",
-    "application/x-www-form-urlencoded; charset=utf-16", "multipart/form-data", "multipart/form-data; boundary=",
-    "multipart/form-data; boundary=xyz", "text/plain", "text/html", "application/xml", "", "*/*", ";",
-    "application/json;;;", 'multipart/form-data; boundary="unterminated',
-]  # fmt: skip
+    "application/json",
+    "application/json; charset=utf-8",
+    "application/json; charset=latin-1",
+    "application/json; charset=bogus",
+    "application/vnd.api+json",
+    "application/x-www-form-urlencoded",
+    "application/x-www-form-urlencoded; charset=utf-16",
+    "multipart/form-data",
+    "multipart/form-data; boundary=",
+    "multipart/form-data; boundary=xyz",
+    "text/plain",
+    "text/html",
+    "application/xml",
+    "",
+    "*/*",
+    ";",
+    "application/json;;;",
+    'multipart/form-data; boundary="unterminated',
+]
 content_type = st.sampled_from(CONTENT_TYPES) | header_text
 
 
@@ -205,11 +297,20 @@ def form_request(draw) -> dict[str, Any]:
 
 
 DISPOSITIONS = [
-    'form-data; name="name"', 'form-data; name="email"', 'form-data; name="_gotcha"', 'form-data; name="phone"',
-    "form-data", "form-data", 'form-data; filename="a.txt"', 'form-data; name=""',
-    'form-data; name="cv"; filename="cv.pdf"', 'attachment; name="message"', "form-data; name*=UTF-8''%C3%A9",
-    'form-data; name="a"; name="b"', ";;",
-]  # fmt: skip
+    'form-data; name="name"',
+    'form-data; name="email"',
+    'form-data; name="_gotcha"',
+    'form-data; name="phone"',
+    "form-data",
+    "form-data",
+    'form-data; filename="a.txt"',
+    'form-data; name=""',
+    'form-data; name="cv"; filename="cv.pdf"',
+    'attachment; name="message"',
+    "form-data; name*=UTF-8''%C3%A9",
+    'form-data; name="a"; name="b"',
+    ";;",
+]
 
 
 @st.composite
@@ -291,15 +392,30 @@ SIGNERS: dict[str, tuple[Callable[[], Any], Callable[[bytes], dict[str, str]]]] 
     "tiktok": (samples.tiktok_callback, lambda b: {"X-Open-Signature": _hex(b)}),  # the raw body is accepted too
     "linkedin": (samples.linkedin_notification, lambda b: {"X-LI-Signature": _hex(b"hmacsha256=" + b)}),
     "typeform": (samples.typeform_event, lambda b: {"Typeform-Signature": "sha256=" + _b64(b)}),
-    "crm": (lambda: {"data": {"id": 42, "customer": {"name": "Ann Lee", "phone": "2015550123"}}},
-            lambda b: {"X-Signature": "sha256=" + _hex(b)}),
-    "crm64": (lambda: {"items": [{"id": "x-1", "first": "Ann", "last": "Lee", "email": "ann@example.com"}]},
-              lambda b: {"X-Sig-B64": _b64(b)}),
-}  # fmt: skip
-SIGNATURE_HEADERS = ["X-Hub-Signature-256", "X-Open-Signature", "X-Tt-Signature", "X-LI-Signature",
-                     "Typeform-Signature", "X-Signature", "X-Sig-B64"]  # fmt: skip
-forged_signature = st.sampled_from(["", "sha256=", "sha256=zz", "sha256=" + "0" * 64, "0" * 64, "hmacsha256=00",
-                                    "sha256=====", "sha256=é"]) | header_text  # fmt: skip
+    "crm": (
+        lambda: {"data": {"id": 42, "customer": {"name": "Ann Lee", "phone": "2015550123"}}},
+        lambda b: {"X-Signature": "sha256=" + _hex(b)},
+    ),
+    "crm64": (
+        lambda: {"items": [{"id": "x-1", "first": "Ann", "last": "Lee", "email": "ann@example.com"}]},
+        lambda b: {"X-Sig-B64": _b64(b)},
+    ),
+}
+SIGNATURE_HEADERS = [
+    "X-Hub-Signature-256",
+    "X-Open-Signature",
+    "X-Tt-Signature",
+    "X-LI-Signature",
+    "Typeform-Signature",
+    "X-Signature",
+    "X-Sig-B64",
+]
+forged_signature = (
+    st.sampled_from(
+        ["", "sha256=", "sha256=zz", "sha256=" + "0" * 64, "0" * 64, "hmacsha256=00", "sha256=====", "sha256=é"]
+    )
+    | header_text
+)
 
 
 def _google_keyed(payload: Any, draw) -> Any:
@@ -394,23 +510,47 @@ def _at(path: list[Any]) -> Callable[[Any], Any]:
 # Where each endpoint reads a value it turns into text: a form field, a Google answer, a TikTok
 # change, Typeform's hidden fields, a generic source's mapped path. Meta and LinkedIn only read ids.
 DEEP_TARGETS: dict[str, tuple[str, Callable[[], Any], Callable[[Any], Any], Callable[[bytes], dict[str, str]]]] = {
-    "form": ("/v1/forms/contact", lambda: {"name": "Ann Lee", "email": "ann@example.com"}, _at(["message"]),
-             lambda b: {}),
-    "form-object": ("/v1/forms/contact", lambda: {"name": "Ann Lee", "email": "ann@example.com", "extra": {}},
-                    _at(["extra", "x"]), lambda b: {}),
-    "meta": ("/v1/webhooks/meta", SIGNERS["meta"][0], _at(["entry", 0, "changes", 0, "value", "extra"]),
-             SIGNERS["meta"][1]),
-    "google": ("/v1/webhooks/google", SIGNERS["google"][0], _at(["user_column_data", 1, "string_value"]),
-               SIGNERS["google"][1]),
-    "tiktok": ("/v1/webhooks/tiktok", SIGNERS["tiktok"][0], _at(["entry", 0, "changes", 0, "value"]),
-               SIGNERS["tiktok"][1]),
+    "form": (
+        "/v1/forms/contact",
+        lambda: {"name": "Ann Lee", "email": "ann@example.com"},
+        _at(["message"]),
+        lambda b: {},
+    ),
+    "form-object": (
+        "/v1/forms/contact",
+        lambda: {"name": "Ann Lee", "email": "ann@example.com", "extra": {}},
+        _at(["extra", "x"]),
+        lambda b: {},
+    ),
+    "meta": (
+        "/v1/webhooks/meta",
+        SIGNERS["meta"][0],
+        _at(["entry", 0, "changes", 0, "value", "extra"]),
+        SIGNERS["meta"][1],
+    ),
+    "google": (
+        "/v1/webhooks/google",
+        SIGNERS["google"][0],
+        _at(["user_column_data", 1, "string_value"]),
+        SIGNERS["google"][1],
+    ),
+    "tiktok": (
+        "/v1/webhooks/tiktok",
+        SIGNERS["tiktok"][0],
+        _at(["entry", 0, "changes", 0, "value"]),
+        SIGNERS["tiktok"][1],
+    ),
     "linkedin": ("/v1/webhooks/linkedin", SIGNERS["linkedin"][0], _at(["owner", "x"]), SIGNERS["linkedin"][1]),
-    "typeform": ("/v1/webhooks/typeform", SIGNERS["typeform"][0], _at(["form_response", "hidden", "partner"]),
-                 SIGNERS["typeform"][1]),
+    "typeform": (
+        "/v1/webhooks/typeform",
+        SIGNERS["typeform"][0],
+        _at(["form_response", "hidden", "partner"]),
+        SIGNERS["typeform"][1],
+    ),
     "crm": ("/v1/webhooks/crm", SIGNERS["crm"][0], _at(["data", "customer", "name"]), SIGNERS["crm"][1]),
     "ops-retry": ("/v1/ops/failed/retry", lambda: {"ids": ["x"]}, _at(["ids", 0]), lambda b: ADMIN),
     "ops-discard": ("/v1/ops/submissions/x/discard", lambda: {"reason": "r"}, _at(["reason"]), lambda b: ADMIN),
-}  # fmt: skip
+}
 
 
 def nested_json(depth: int, shape: str) -> bytes:
@@ -423,8 +563,11 @@ def nested_json(depth: int, shape: str) -> bytes:
 
 @pytest.mark.parametrize("target", list(DEEP_TARGETS))
 @examples(25)
-@given(depth=st.integers(min_value=1, max_value=1900), shape=st.sampled_from(["array", "object", "mixed"]),
-       whole_body=st.booleans())  # fmt: skip
+@given(
+    depth=st.integers(min_value=1, max_value=1900),
+    shape=st.sampled_from(["array", "object", "mixed"]),
+    whole_body=st.booleans(),
+)
 def test_deeply_nested_json_never_answers_5xx(fuzz_app, server_errors, target, depth, shape, whole_body) -> None:
     """A JSON body nested a thousand levels deep is a few KB: it must be refused (or stored) with a 4xx
     or 2xx, not crash the parser or whatever walks the value later (RecursionError)."""
@@ -451,8 +594,12 @@ def seed_submissions(client) -> list[str]:
         if name == "google":
             payload["user_column_data"] = payload["user_column_data"][1:2]  # no name: stored failed
         body = encode_json(payload, True)
-        posts.append((f"/v1/webhooks/{name}", {"data": body, "headers": SIGNERS[name][1](body),
-                                               "content_type": "application/json"}))  # fmt: skip
+        posts.append(
+            (
+                f"/v1/webhooks/{name}",
+                {"data": body, "headers": SIGNERS[name][1](body), "content_type": "application/json"},
+            )
+        )
     for path, kwargs in posts:
         response = client.post(path, **kwargs)
         assert response.status_code < 300, response.get_data()
@@ -462,14 +609,33 @@ def seed_submissions(client) -> list[str]:
 
 OPS_QUERY_KEYS = ["source", "account", "error_class", "older_than", "newer_than", "limit"]
 ops_query_values = st.sampled_from(
-    ["form", "webhook", "form:contact", "webhook:google", "default", "rejected", "invalid_lead", "0", "-1", "10001",
-     "1e3", "99999999999999999999999", "", "nan"]
-) | st.text(max_size=20)  # fmt: skip
+    [
+        "form",
+        "webhook",
+        "form:contact",
+        "webhook:google",
+        "default",
+        "rejected",
+        "invalid_lead",
+        "0",
+        "-1",
+        "10001",
+        "1e3",
+        "99999999999999999999999",
+        "",
+        "nan",
+    ]
+) | st.text(max_size=20)
 filters = st.dictionaries(st.sampled_from(OPS_QUERY_KEYS) | field_name, json_values | ops_query_values, max_size=4)
 bulk_body = st.fixed_dictionaries(
-    {}, optional={"ids": st.lists(st.text(max_size=70), max_size=5) | json_values, "all": json_values | st.booleans(),
-                  "filters": filters | json_values, "extra": json_values}
-)  # fmt: skip
+    {},
+    optional={
+        "ids": st.lists(st.text(max_size=70), max_size=5) | json_values,
+        "all": json_values | st.booleans(),
+        "filters": filters | json_values,
+        "extra": json_values,
+    },
+)
 discard_body = st.fixed_dictionaries({}, optional={"reason": st.text(max_size=600) | json_values, "x": json_values})
 auth_header = st.sampled_from([f"Bearer {ADMIN_TOKEN}"] * 12 + [f"bearer   {ADMIN_TOKEN} ", "Bearer", "Basic x", ""])
 
@@ -499,8 +665,12 @@ def ops_request(draw, ids: list[str]) -> tuple[str, str, dict[str, Any]]:
     else:
         body = draw(st.binary(max_size=100))
     kwargs.update(data=body, content_type=draw(st.sampled_from(["application/json"]) | content_type))
-    path = {"retry": "/v1/ops/failed/retry", "replay": "/v1/ops/replay", "run-now": "/v1/ops/deferred/run-now",
-            "discard": f"/v1/ops/submissions/{quoted}/discard"}[operation]  # fmt: skip
+    path = {
+        "retry": "/v1/ops/failed/retry",
+        "replay": "/v1/ops/replay",
+        "run-now": "/v1/ops/deferred/run-now",
+        "discard": f"/v1/ops/submissions/{quoted}/discard",
+    }[operation]
     return "POST", path, kwargs
 
 

@@ -65,14 +65,16 @@ NEGATIVE_REJECTED = ["400", "401", "403", "404", "405", "406", "409", "413", "41
 
 @pytest.fixture
 def api_schema(fuzz_app):
-    config = schemathesis.Config.from_dict({
-        # The document's `admin` bearer scheme, so schemathesis itself sends (and knows it sent) the token.
-        "auth": {"openapi": {"admin": {"bearer": ADMIN_TOKEN}}},
-        # ... and keeps it out of the generated (and, in negative mode, mutated) headers: a mangled
-        # token only ever meets the 401 check, which the intake fuzz covers already.
-        "generation": {"with-security-parameters": False},
-        "checks": {"negative_data_rejection": {"expected-statuses": NEGATIVE_REJECTED}},
-    })  # fmt: skip
+    config = schemathesis.Config.from_dict(
+        {
+            # The document's `admin` bearer scheme, so schemathesis itself sends (and knows it sent) the token.
+            "auth": {"openapi": {"admin": {"bearer": ADMIN_TOKEN}}},
+            # ... and keeps it out of the generated (and, in negative mode, mutated) headers: a mangled
+            # token only ever meets the 401 check, which the intake fuzz covers already.
+            "generation": {"with-security-parameters": False},
+            "checks": {"negative_data_rejection": {"expected-statuses": NEGATIVE_REJECTED}},
+        }
+    )
     return schemathesis.openapi.from_wsgi("/v1/openapi.json", fuzz_app, config=config)
 
 
@@ -89,8 +91,9 @@ def test_served_document_lists_every_ops_operation(api_schema) -> None:
 
 
 @pytest.mark.parametrize(("method", "path", "mode"), CASES, ids=[f"{m} {p} {mode.value}" for m, p, mode in CASES])
-def test_ops_api_conforms_to_its_openapi_document(fuzz_app, api_schema, server_errors: ServerErrors,
-                                                  method, path, mode) -> None:  # fmt: skip
+def test_ops_api_conforms_to_its_openapi_document(
+    fuzz_app, api_schema, server_errors: ServerErrors, method, path, mode
+) -> None:
     client = fuzz_app.test_client()
     seeded = seed_submissions(client)  # so ids, filters and bulk operations meet real records
     operation = api_schema[path][method]
@@ -100,8 +103,11 @@ def test_ops_api_conforms_to_its_openapi_document(fuzz_app, api_schema, server_e
 
     for strategy in strategies:
         # Negative generation discards many drafts that turn out valid; that is its design, not a slow test.
-        @settings(max_examples=EXAMPLES, deadline=None,
-                  suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])  # fmt: skip
+        @settings(
+            max_examples=EXAMPLES,
+            deadline=None,
+            suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
+        )
         @given(case=strategy)
         def run(case) -> None:
             with production_stack():

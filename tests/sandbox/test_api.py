@@ -46,19 +46,36 @@ def stats(client: httpx.Client) -> dict[str, Any]:
 @pytest.mark.parametrize(
     ("headers", "status", "body"),
     [
-        ({}, 401, {"status": "error", "message": "Authentication required. Provide x-api-key header.",
-                   "error_code": "AUTHENTICATION_REQUIRED"}),
-        ({"x-api-key": "nope", "rotor-api-version": API_VERSION}, 401,
-         {"status": "error", "message": "Invalid API key", "error_code": "INVALID_API_KEY"}),
-        ({"x-api-key": SANDBOX_API_KEY}, 400,
-         {"status": "error", "message": "Missing or unsupported rotor-api-version header; expected 1.1.0",
-          "error_code": "INVALID_API_VERSION"}),
+        (
+            {},
+            401,
+            {
+                "status": "error",
+                "message": "Authentication required. Provide x-api-key header.",
+                "error_code": "AUTHENTICATION_REQUIRED",
+            },
+        ),
+        (
+            {"x-api-key": "nope", "rotor-api-version": API_VERSION},
+            401,
+            {"status": "error", "message": "Invalid API key", "error_code": "INVALID_API_KEY"},
+        ),
+        (
+            {"x-api-key": SANDBOX_API_KEY},
+            400,
+            {
+                "status": "error",
+                "message": "Missing or unsupported rotor-api-version header; expected 1.1.0",
+                "error_code": "INVALID_API_VERSION",
+            },
+        ),
         ({"x-api-key": SANDBOX_API_KEY, "rotor-api-version": "1.0.0"}, 400, None),
     ],
 )
 @pytest.mark.parametrize(("method", "path"), [("POST", "/leads"), ("GET", "/leads"), ("GET", "/auth/test")])
-def test_gate_rejects_before_charging(client: httpx.Client, method: str, path: str,
-                                      headers: dict[str, str], status: int, body: Any) -> None:
+def test_gate_rejects_before_charging(
+    client: httpx.Client, method: str, path: str, headers: dict[str, str], status: int, body: Any
+) -> None:
     response = client.request(method, path, headers=headers, json={"name": "x"} if method == "POST" else None)
     assert response.status_code == status
     if body is not None:
@@ -68,8 +85,9 @@ def test_gate_rejects_before_charging(client: httpx.Client, method: str, path: s
 
 
 def test_create_then_update_by_phone(client: httpx.Client) -> None:
-    created = post_lead(client, {"name": "Ann", "phone": "+15550001", "address_city": "Austin",
-                                 "source": "website", "tags": ["roof"]})
+    created = post_lead(
+        client, {"name": "Ann", "phone": "+15550001", "address_city": "Austin", "source": "website", "tags": ["roof"]}
+    )
     assert created.status_code == 201
     lead = created.json()
     assert lead["message"] == "Lead created successfully"
@@ -103,8 +121,11 @@ def test_update_by_id_and_unknown_id(client: httpx.Client) -> None:
 def test_validation_error_body(client: httpx.Client) -> None:
     response = post_lead(client, {"email": "not-an-email"})
     assert response.status_code == 400
-    assert response.json() == {"status": "error", "message": "Validation failed",
-                               "errors": [{"field": "email", "message": "Invalid email format"}]}
+    assert response.json() == {
+        "status": "error",
+        "message": "Validation failed",
+        "errors": [{"field": "email", "message": "Invalid email format"}],
+    }
 
 
 @pytest.mark.parametrize(
@@ -136,9 +157,19 @@ def test_strict_validation(client: httpx.Client, body: Any, field: str) -> None:
 
 def test_accepts_every_documented_field(client: httpx.Client) -> None:
     body = {f"address_{part}": part for part in ("street1", "street2", "city", "state", "zip", "country")}
-    body.update(name="Ann", email="ann@example.com", phone="+15550001", source="web", service_type="roof",
-                notes="n" * 2000, stage="new", tags=["a"], priority="high", projected_value=1250.5,
-                follow_up_date="2025-04-01")
+    body.update(
+        name="Ann",
+        email="ann@example.com",
+        phone="+15550001",
+        source="web",
+        service_type="roof",
+        notes="n" * 2000,
+        stage="new",
+        tags=["a"],
+        priority="high",
+        projected_value=1250.5,
+        follow_up_date="2025-04-01",
+    )
     response = post_lead(client, body)
     assert response.status_code == 201, response.text
     assert response.json()["projected_value"] == 1250.5
@@ -179,8 +210,11 @@ def test_quota_counts_every_call(client: httpx.Client) -> None:
     assert post_lead(client, {"name": "Ann"}).status_code == 201
     limited = post_lead(client, {"name": "Bob"})
     assert limited.status_code == 429
-    assert limited.json() == {"status": "error", "message": "Daily API key request limit of 3 exceeded",
-                              "error_code": "RATE_LIMIT_EXCEEDED"}
+    assert limited.json() == {
+        "status": "error",
+        "message": "Daily API key request limit of 3 exceeded",
+        "error_code": "RATE_LIMIT_EXCEEDED",
+    }
     other_key = client.get("/auth/test", headers={**HEADERS, "x-api-key": "second_key"})
     assert other_key.status_code == 200  # the quota is per key
     counts = stats(client)
@@ -282,8 +316,9 @@ def test_concurrent_upserts_of_one_phone_make_one_lead(client: httpx.Client) -> 
     assert stats(client)["leads"] == 1
 
 
-def test_unexpected_exception_is_a_rotor_500(client: httpx.Client, server: tuple[BaseWSGIServer, str],
-                                             monkeypatch: pytest.MonkeyPatch) -> None:
+def test_unexpected_exception_is_a_rotor_500(
+    client: httpx.Client, server: tuple[BaseWSGIServer, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     def explode(body: dict[str, Any]) -> None:
         raise RuntimeError("boom")
 

@@ -32,8 +32,15 @@ def store(clock: FakeClock) -> LeadStore:
 
 
 def test_create_returns_new_lead_with_read_names(store: LeadStore) -> None:
-    lead, created = store.upsert({"name": "Ann", "phone": "+15550001", "address_city": "Austin",
-                                  "source": "web", "tags": ["roof", "roof", "urgent"]})
+    lead, created = store.upsert(
+        {
+            "name": "Ann",
+            "phone": "+15550001",
+            "address_city": "Austin",
+            "source": "web",
+            "tags": ["roof", "roof", "urgent"],
+        }
+    )
     assert created
     assert uuid.UUID(lead["id"]).version == 4
     assert lead["property_city"] == "Austin" and "address_city" not in lead

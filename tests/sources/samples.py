@@ -14,7 +14,7 @@ import json
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from service.config import SourceConfig
+from core.config import SourceConfig
 
 SECRET = "app-secret-123"
 
@@ -32,9 +32,14 @@ def webhook_sources(platform_url: str) -> dict[str, SourceConfig]:
         "tiktok": source("tiktok", "tiktok"),
         "linkedin": source("linkedin", "linkedin", access_token="li-token", api_url=f"{platform_url}/rest"),
         "typeform": source("typeform", "typeform"),
-        "crm": source("crm", "generic", signature_header="X-Signature", id_path="data.id",
-                      fields={"name": "data.customer.name", "phone": "data.customer.phone"}),
-    }  # fmt: skip
+        "crm": source(
+            "crm",
+            "generic",
+            signature_header="X-Signature",
+            id_path="data.id",
+            fields={"name": "data.customer.name", "phone": "data.customer.phone"},
+        ),
+    }
 
 
 # 19 digits, past 2**53: a float would round it (1234567890123456768).
@@ -228,9 +233,18 @@ LINKEDIN_QUESTIONS = [
 ]
 LINKEDIN_CHOICE_QUESTION = 111
 LINKEDIN_ANSWERS = {
-    101: "Ann", 102: "Lee", 103: "ann.lee@example.com", 104: "+12015550123", 105: "Springfield",
-    106: "NJ", 107: "07081", 108: "US", 109: "Engineer", 110: "Mexico", 111: [1],
-}  # fmt: skip
+    101: "Ann",
+    102: "Lee",
+    103: "ann.lee@example.com",
+    104: "+12015550123",
+    105: "Springfield",
+    106: "NJ",
+    107: "07081",
+    108: "US",
+    109: "Engineer",
+    110: "Mexico",
+    111: [1],
+}
 
 
 def linkedin_notification(response_id: str = LINKEDIN_RESPONSE_ID, *, action: str = "CREATED") -> dict[str, Any]:

@@ -7,9 +7,9 @@ import json
 import pytest
 from marshmallow import ValidationError
 
-from service.errors import ConfigError
-from service.lead import ROTOR_BODY_FIELDS
-from service.sources.generic import GenericSourceSchema, SignatureScheme
+from core.errors import ConfigError
+from core.lead import ROTOR_BODY_FIELDS
+from core.sources.generic import GenericSourceSchema, SignatureScheme
 from tests.sources.samples import BIG_ID, BIG_ID_TEXT, SECRET, json_body, meta_signature, typeform_signature
 
 # A Thumbtack-style {event, data} envelope (intake-formats.md §6.3).
@@ -64,8 +64,7 @@ def test_paths_map_onto_the_rotor_body() -> None:
 def test_unmapped_top_level_values_go_to_the_notes_and_the_id_to_attribution() -> None:
     notes = schema().load(json.loads(json.dumps(THUMBTACK)))["notes"]
     assert notes == (
-        "The roof leaks.\n\nAnswers:\nLead price: $25.00\nTest: no\n\n"
-        f"Attribution:\ndata.negotiationID: {BIG_ID_TEXT}"
+        f"The roof leaks.\n\nAnswers:\nLead price: $25.00\nTest: no\n\nAttribution:\ndata.negotiationID: {BIG_ID_TEXT}"
     )
 
 

@@ -7,8 +7,8 @@ import json
 import pytest
 from marshmallow import ValidationError
 
-from service.lead import ROTOR_BODY_FIELDS
-from service.sources.google import (
+from core.lead import ROTOR_BODY_FIELDS
+from core.sources.google import (
     GoogleLeadRef,
     GoogleLeadSchema,
     idempotency_key,
@@ -39,9 +39,7 @@ def test_split_names_are_joined_under_either_spelling(first: str, last: str) -> 
 
 
 def test_work_email_and_phone_are_the_fallback() -> None:
-    body = load(
-        google_lead([CONTACT[0], ("WORK_EMAIL", "ann@acme.com", None), ("WORK_PHONE", "2015550123", None)])
-    )
+    body = load(google_lead([CONTACT[0], ("WORK_EMAIL", "ann@acme.com", None), ("WORK_PHONE", "2015550123", None)]))
     assert (body["email"], body["phone"]) == ("ann@acme.com", "+12015550123")
 
 
@@ -121,9 +119,7 @@ def test_top_level_keys_are_read_case_insensitively() -> None:
 
 
 def test_test_data_sends_are_recognised() -> None:
-    payload = google_lead(
-        lead_id="TeSter-123-ABCDEFGHIJKLMNOPQRSTUVWXYZ-abcdefghijklmnopqrstuvwxyz", is_test=True
-    )
+    payload = google_lead(lead_id="TeSter-123-ABCDEFGHIJKLMNOPQRSTUVWXYZ-abcdefghijklmnopqrstuvwxyz", is_test=True)
     assert is_google_test_lead(payload)
     assert parse_google_payload(payload).is_test
 

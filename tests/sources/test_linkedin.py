@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from marshmallow import ValidationError
 
-from service.lead import ROTOR_BODY_FIELDS
-from service.sources.linkedin import (
+from core.lead import ROTOR_BODY_FIELDS
+from core.sources.linkedin import (
     FORM_NEEDED,
     LEAD_RESPONSE_FIELDS,
     LinkedInLeadRef,
@@ -83,10 +83,7 @@ def test_malformed_notifications_name_the_problem(payload: object, field: str) -
 
 
 def test_the_projection_brings_the_form_along() -> None:
-    assert (
-        "formResponse" in LEAD_RESPONSE_FIELDS
-        and "form:(hiddenFields,name,id,content)" in LEAD_RESPONSE_FIELDS
-    )
+    assert "formResponse" in LEAD_RESPONSE_FIELDS and "form:(hiddenFields,name,id,content)" in LEAD_RESPONSE_FIELDS
 
 
 def test_predefined_questions_map_onto_the_rotor_body() -> None:
@@ -129,12 +126,8 @@ def test_a_form_fetched_separately_can_be_passed_in() -> None:
 
 def test_work_email_is_the_fallback() -> None:
     form = linkedin_form()
-    form["content"]["questions"].append(
-        {"questionId": 120, "name": "Work email", "predefinedField": "WORK_EMAIL"}
-    )
-    body = LinkedInLeadSchema(form=form).load(
-        linkedin_lead_response({101: "Ann", 102: "Lee", 120: "ann@acme.com"})
-    )
+    form["content"]["questions"].append({"questionId": 120, "name": "Work email", "predefinedField": "WORK_EMAIL"})
+    body = LinkedInLeadSchema(form=form).load(linkedin_lead_response({101: "Ann", 102: "Lee", 120: "ann@acme.com"}))
     assert body["email"] == "ann@acme.com"
 
 
@@ -151,9 +144,7 @@ def test_without_the_form_the_answers_cannot_be_read() -> None:
 
 
 def test_source_and_tags_can_be_configured() -> None:
-    body = LinkedInLeadSchema(source="linkedin-b2b", tags=["b2b"]).load(
-        linkedin_lead_response(form=linkedin_form())
-    )
+    body = LinkedInLeadSchema(source="linkedin-b2b", tags=["b2b"]).load(linkedin_lead_response(form=linkedin_form()))
     assert (body["source"], body["tags"]) == ("linkedin-b2b", ["linkedin", "b2b"])
 
 

@@ -8,9 +8,9 @@ import json
 import pytest
 from marshmallow import ValidationError
 
-from service.lead import ROTOR_BODY_FIELDS
-from service.sources.common import Unreadable
-from service.sources.meta import (
+from core.lead import ROTOR_BODY_FIELDS
+from core.sources.common import Unreadable
+from core.sources.meta import (
     GRAPH_LEAD_FIELDS,
     MetaLeadRef,
     MetaLeadSchema,
@@ -149,9 +149,7 @@ def test_standard_answers_map_onto_the_rotor_body() -> None:
     [("province", "Ontario", "address_state"), ("post_code", "K1A 0B1", "address_zip")],
 )
 def test_alternative_address_keys(key: str, value: str, field: str) -> None:
-    assert (
-        load(meta_graph_lead({"full_name": "Ann Lee", "email": "a@example.com", key: value}))[field] == value
-    )
+    assert load(meta_graph_lead({"full_name": "Ann Lee", "email": "a@example.com", key: value}))[field] == value
 
 
 def test_first_and_last_name_are_joined() -> None:
@@ -161,9 +159,7 @@ def test_first_and_last_name_are_joined() -> None:
 
 def test_work_contact_details_are_the_fallback() -> None:
     body = load(
-        meta_graph_lead(
-            {"full_name": "Ann Lee", "work_email": "ann@acme.com", "work_phone_number": "2015550123"}
-        )
+        meta_graph_lead({"full_name": "Ann Lee", "work_email": "ann@acme.com", "work_phone_number": "2015550123"})
     )
     assert (body["email"], body["phone"]) == ("ann@acme.com", "+12015550123")
 
@@ -178,8 +174,7 @@ def test_custom_and_unmapped_questions_go_to_the_answers_with_readable_labels() 
     answers = {**META_ANSWERS, "job_title": "Owner", "your_budget_range?": ["up_to_₹75_lacs"]}
     notes = load(meta_graph_lead(answers))["notes"]
     assert notes.startswith(
-        "Answers:\nWhat service do you need?: roof_repair\nJob title: Owner\n"
-        "Your budget range?: up_to_₹75_lacs\n\n"
+        "Answers:\nWhat service do you need?: roof_repair\nJob title: Owner\nYour budget range?: up_to_₹75_lacs\n\n"
     )
 
 
@@ -210,10 +205,13 @@ def test_numeric_graph_ids_stay_exact() -> None:
     assert f"lead_id: {BIG_ID_TEXT}" in body["notes"] and f"ad_id: {BIG_ID_TEXT}" in body["notes"]
 
 
-@pytest.mark.parametrize(("key", "value", "field", "expected"), [
-    ("phone_number", "p:+12015550123", "phone", "+12015550123"),
-    ("zip_code", "z:07081", "address_zip", "07081"),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    ("key", "value", "field", "expected"),
+    [
+        ("phone_number", "p:+12015550123", "phone", "+12015550123"),
+        ("zip_code", "z:07081", "address_zip", "07081"),
+    ],
+)
 def test_csv_type_prefixes_are_stripped(key: str, value: str, field: str, expected: str) -> None:
     assert load(meta_graph_lead({**META_ANSWERS, key: value}))[field] == expected
 

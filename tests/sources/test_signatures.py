@@ -8,7 +8,7 @@ import json
 
 import pytest
 
-from service.sources.signatures import (
+from core.sources.signatures import (
     ascii_escaped,
     hmac_sha256,
     linkedin_challenge_response,

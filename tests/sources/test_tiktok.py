@@ -7,9 +7,9 @@ import json
 import pytest
 from marshmallow import ValidationError
 
-from service.lead import ROTOR_BODY_FIELDS
-from service.sources.common import Unreadable
-from service.sources.tiktok import TikTokLeadSchema, idempotency_key, tiktok_leads
+from core.lead import ROTOR_BODY_FIELDS
+from core.sources.common import Unreadable
+from core.sources.tiktok import TikTokLeadSchema, idempotency_key, tiktok_leads
 from tests.sources.samples import BIG_ID_TEXT, TIKTOK_ANSWERS, json_body, tiktok_callback, tiktok_entry
 
 
@@ -56,16 +56,12 @@ def test_answers_map_onto_the_rotor_body() -> None:
     ],
 )
 def test_other_standard_keys(key: str, field: str) -> None:
-    body = TikTokLeadSchema().load(
-        tiktok_entry({"email": "a@example.com", "first_name": "Ann", key: "Value 1"})
-    )
+    body = TikTokLeadSchema().load(tiktok_entry({"email": "a@example.com", "first_name": "Ann", key: "Value 1"}))
     assert body[field] == "Value 1"
 
 
 def test_first_and_last_name_are_joined() -> None:
-    body = TikTokLeadSchema().load(
-        tiktok_entry({"first_name": "Ann", "last_name": "Lee", "email": "a@example.com"})
-    )
+    body = TikTokLeadSchema().load(tiktok_entry({"first_name": "Ann", "last_name": "Lee", "email": "a@example.com"}))
     assert body["name"] == "Ann Lee"
 
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from marshmallow import ValidationError
 
-from service.lead import ROTOR_BODY_FIELDS
-from service.sources.typeform import TypeformLeadSchema, idempotency_key
+from core.lead import ROTOR_BODY_FIELDS
+from core.sources.typeform import TypeformLeadSchema, idempotency_key
 from tests.sources.samples import TYPEFORM_FIELDS, typeform_answer, typeform_event, typeform_field
 
 EMAIL = typeform_answer(TYPEFORM_FIELDS["email"], "email", "ann@example.com")
@@ -18,9 +18,7 @@ def load(event: dict, **options: object) -> dict:
 
 def named(title: str, value: str, ref: str | None = None) -> dict:
     field = typeform_field("Fx", "short_text", title, ref)
-    return typeform_event(
-        [typeform_answer(field, "text", value), EMAIL], fields=[field, TYPEFORM_FIELDS["email"]]
-    )
+    return typeform_event([typeform_answer(field, "text", value), EMAIL], fields=[field, TYPEFORM_FIELDS["email"]])
 
 
 def test_answers_map_onto_the_rotor_body() -> None:
@@ -63,10 +61,7 @@ def test_a_readable_ref_maps_other_fields_too() -> None:
 
 def test_choices_and_other_questions_go_to_the_answers() -> None:
     notes = load(typeform_event())["notes"]
-    assert (
-        "Answers:\nWhich service do you need?: Roof repair\nAnything else?: Gutters, Skylight, Chimney\n"
-        in notes
-    )
+    assert "Answers:\nWhich service do you need?: Roof repair\nAnything else?: Gutters, Skylight, Chimney\n" in notes
 
 
 @pytest.mark.parametrize(

@@ -1,0 +1,194 @@
+"""LinkedIn Lead Sync: the webhook notification, and the lead form response read after it.
+
+LinkedIn's ``LEAD_ACTION`` notification names a ``leadGenFormResponse`` URN and carries no answers;
+the wiring reads ``GET /rest/leadFormResponses/{response_id}`` and loads that with
+``LinkedInLeadSchema``. Answers are keyed by ``questionId`` only, so the form's questions are needed
+to know which answer is the email: either projected into the response (``LEAD_RESPONSE_FIELDS``) or
+fetched once per form and passed as ``form=``. Shapes: LinkedIn's Lead Sync Postman collection as
+catalogued by API-Evangelist; intake-formats.md §5. Pure: no I/O.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from marshmallow import EXCLUDE, Schema, ValidationError, fields, post_load, pre_load
+
+from core.sources.common import (
+    Answer,
+    PlatformLeadSchema,
+    lead_data,
+    require_list,
+    require_object,
+    resolve_path,
+    text_at,
+)
+from core.sources.forms import flatten_value
+
+LEAD_ACTION = "LEAD_ACTION"
+DELETED = "DELETED"  # the member withdrew the lead: its data is not to be read or delivered
+RESPONSE_URN_PREFIX = "urn:li:leadGenFormResponse:"
+# A field projection that brings the form (questions, hidden fields) along with the response; LinkedIn's
+# own Lead Sync examples use it on the owner finder.
+LEAD_RESPONSE_FIELDS = (
+    "id,owner,submitter,leadType,versionedLeadGenFormUrn,submittedAt,testLead,leadMetadata,associatedEntity,"
+    "formResponse,form:(hiddenFields,name,id,content)"
+)
+# predefinedField → role. FIRST_NAME, LAST_NAME, EMAIL, WORK_EMAIL are in LinkedIn's samples; the others
+# follow intake-formats.md and are unverified, hence both spellings of the postal code. Anything else
+# (JOB_TITLE, COMPANY_NAME, SENIORITY, custom questions) goes to the notes.
+PREDEFINED_FIELDS = {
+    "FIRST_NAME": "first_name",
+    "LAST_NAME": "last_name",
+    "EMAIL": "email",
+    "WORK_EMAIL": "work_email",
+    "PHONE_NUMBER": "phone",
+    "WORK_PHONE_NUMBER": "work_phone",
+    "CITY": "address_city",
+    "STATE": "address_state",
+    "ZIP_CODE": "address_zip",
+    "POSTAL_CODE": "address_zip",
+    "COUNTRY": "address_country",
+}
+FORM_NEEDED = (
+    "The lead form's questions are needed to read the answers: request the response with "
+    "LEAD_RESPONSE_FIELDS, or pass the form as form=."
+)
+
+
+@dataclass(frozen=True)
+class LinkedInLeadRef:
+    """One lead named by a notification: what the read job and the dedupe need."""
+
+    response_urn: str
+    response_id: str  # the {id} of GET /rest/leadFormResponses/{id}
+    action: str  # CREATED, or DELETED when the member withdrew the lead
+    lead_type: str | None = None
+    form_urn: str | None = None
+    occurred_at: int | None = None
+
+
+def _response_urn(value: str) -> None:
+    if not value.startswith(RESPONSE_URN_PREFIX) or value == RESPONSE_URN_PREFIX:
+        raise ValidationError(f"Not a lead form response URN (expected {RESPONSE_URN_PREFIX}<id>).")
+
+
+class _NotificationSchema(Schema):
+    error_messages = {"type": "A LinkedIn notification must be a JSON object."}
+
+    class Meta:
+        unknown = EXCLUDE
+
+    response_urn = fields.String(
+        required=True,
+        data_key="leadGenFormResponse",
+        validate=_response_urn,
+        error_messages={"required": "A LEAD_ACTION notification needs its leadGenFormResponse URN."},
+    )
+    action = fields.String(required=True, data_key="leadAction")
+    lead_type = fields.String(load_default=None, data_key="leadType")
+    form_urn = fields.String(load_default=None, data_key="leadGenForm")
+    occurred_at = fields.Integer(load_default=None, data_key="occurredAt")
+
+    @post_load
+    def _to_ref(self, data: dict[str, Any], **kwargs: Any) -> LinkedInLeadRef:
+        return LinkedInLeadRef(response_id=data["response_urn"].removeprefix(RESPONSE_URN_PREFIX), **data)
+
+
+def parse_linkedin_notification(payload: Any) -> LinkedInLeadRef | None:
+    """The lead a verified notification names; None for another event type. ValidationError if it
+    names no lead; attribution that is off (an ``occurredAt`` that is no number) is left out."""
+    if isinstance(payload, Mapping) and payload.get("type") != LEAD_ACTION:
+        return None
+    try:
+        return _NotificationSchema().load(payload)
+    except ValidationError as exc:
+        valid = exc.valid_data if isinstance(exc.valid_data, dict) else {}
+        if "response_urn" in valid and "action" in valid:
+            return LinkedInLeadRef(response_id=valid["response_urn"].removeprefix(RESPONSE_URN_PREFIX), **valid)
+        raise
+
+
+def idempotency_key(ref: LinkedInLeadRef) -> str:
+    """The response URN (LinkedIn says notifications repeat)."""
+    return ref.response_urn
+
+
+def is_linkedin_test_lead(response: Any) -> bool:
+    """True for a lead form response LinkedIn marks ``testLead: true``."""
+    return isinstance(response, Mapping) and response.get("testLead") is True
+
+
+class LinkedInLeadSchema(PlatformLeadSchema):
+    """A ``leadFormResponses`` object, loaded into the Rotor upsert body."""
+
+    default_source = "linkedin"
+    base_tags = ("linkedin",)
+
+    def __init__(
+        self,
+        *,
+        form: Mapping[str, Any] | None = None,
+        source: str | None = None,
+        tags: Iterable[str] = (),
+        phone_region: str = "US",
+    ) -> None:
+        super().__init__(source=source, tags=tags, phone_region=phone_region)
+        self.form = form
+
+    @pre_load
+    def _map_response(self, data: Any, **kwargs: Any) -> dict[str, Any]:
+        response = require_object(data)
+        form = self.form if self.form is not None else response.get("form")
+        questions = _questions(form)
+        items = require_list(resolve_path(response, "formResponse.answers"), "formResponse.answers")
+        if items and not questions:
+            raise ValidationError({"form": [FORM_NEEDED]})
+        answers = [_answer(item, questions, f"formResponse.answers.{i}") for i, item in enumerate(items)]
+        hidden = resolve_path(form, "hiddenFields")
+        hidden = hidden if isinstance(hidden, list) else []
+        attribution = {
+            "lead_id": text_at(response, "id"),
+            "submitted_at": text_at(response, "submittedAt"),  # epoch milliseconds
+            "lead_type": text_at(response, "leadType"),
+            "form": text_at(response, "versionedLeadGenFormUrn"),
+            "campaign": text_at(response, "leadMetadata.sponsoredLeadMetadata.campaign"),
+            "creative": text_at(response, "associatedEntity.associatedCreative"),
+            # Hidden fields are the form owner's tracking values (UTMs and the like).
+            **{text_at(field, "name") or "hidden": text_at(field, "value") for field in hidden},
+        }
+        return lead_data(answers, attribution)
+
+
+def _questions(form: Any) -> dict[str, tuple[str | None, str, dict[str, str]]]:
+    # questionId → (role, label, multiple-choice option texts by option id)
+    index: dict[str, tuple[str | None, str, dict[str, str]]] = {}
+    for question in resolve_path(form, "content.questions") or ():
+        question_id = text_at(question, "questionId")
+        options = resolve_path(question, "questionDetails.multipleChoiceQuestionDetails.options") or ()
+        index[question_id] = (
+            PREDEFINED_FIELDS.get(text_at(question, "predefinedField") or ""),
+            _localized(resolve_path(question, "question")) or text_at(question, "name") or f"Question {question_id}",
+            {text_at(option, "id"): _localized(resolve_path(option, "text")) for option in options},
+        )
+    return index
+
+
+def _answer(item: Any, questions: Mapping[str, tuple[str | None, str, dict[str, str]]], where: str) -> Answer:
+    item = require_object(item, where)
+    question_id = text_at(item, "questionId")
+    role, label, options = questions.get(question_id, (None, f"Question {question_id}", {}))
+    chosen = resolve_path(item, "answerDetails.multipleChoiceAnswer.options")
+    if isinstance(chosen, list):
+        value = flatten_value([options.get(str(option), str(option)) for option in chosen])
+    else:
+        value = text_at(item, "answerDetails.textQuestionAnswer.answer")
+    return role, label, value or ""
+
+
+def _localized(text: Any) -> str | None:
+    # MultiLocaleString: {"localized": {"en_US": "..."}}; a form is written in one locale.
+    values = resolve_path(text, "localized")
+    return next((flatten_value(v) for v in values.values() if v), None) if isinstance(values, Mapping) else None

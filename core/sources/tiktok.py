@@ -1,0 +1,106 @@
+"""TikTok Lead Generation (Instant Forms): the callback carries the answers, several leads per body.
+
+The evidence is third-party (intake-formats.md §4): TikTok's lead-webhook reference was not readable,
+so the shape is the one public adapters parse and quote from TikTok's Business API docs. ``object: 1``
+marks a lead callback; the same URL also receives ad-review and other notices, which yield no leads.
+Each ``entry`` is one lead; its ids are 19-digit JSON numbers, kept as exact strings. TikTok's test
+leads are made through its API and carry no marker in the callback, so there is no test check here.
+Pure: no I/O.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from marshmallow import ValidationError, pre_load
+
+from core.sources.common import (
+    Answer,
+    PlatformLeadSchema,
+    Unreadable,
+    exact_id,
+    lead_data,
+    readable_label,
+    require_list,
+    require_object,
+)
+from core.sources.forms import flatten_value, fold_key
+
+LEAD_OBJECT = "1"
+# Keys of TikTok's prefilled questions (third-party adapters); anything else is a custom question,
+# keyed by its text.
+STANDARD_KEYS = {
+    "name": "name",
+    "full_name": "name",
+    "first_name": "first_name",
+    "last_name": "last_name",
+    "email": "email",
+    "work_email": "work_email",
+    "phone_number": "phone",
+    "phone": "phone",
+    "work_phone_number": "work_phone",
+    "address": "address_street1",
+    "street_address": "address_street1",
+    "city": "address_city",
+    "state": "address_state",
+    "province": "address_state",
+    "zip_code": "address_zip",
+    "postal_code": "address_zip",
+    "country": "address_country",
+}
+ID_FIELDS = ("advertiser_id", "campaign_id", "adgroup_id", "ad_id")
+
+
+def tiktok_leads(payload: Any) -> list[dict[str, Any] | Unreadable] | None:
+    """The lead entries of a verified callback body, an ``Unreadable`` for an entry without its id;
+    None for another kind of notice. ValidationError if it is no callback (an object with a list of entries)."""
+    body = require_object(payload)
+    if str(body.get("object")) != LEAD_OBJECT:
+        return None
+    entries = require_list(body.get("entry"), "entry")
+    return [_entry(entry, f"entry.{i}") for i, entry in enumerate(entries)]
+
+
+def _entry(entry: Any, where: str) -> dict[str, Any] | Unreadable:
+    try:
+        idempotency_key(require_object(entry, where), where=f"{where}.id")
+    except ValidationError as exc:
+        return Unreadable(entry, exc.normalized_messages())
+    return dict(entry)
+
+
+def idempotency_key(entry: Any, *, where: str = "id") -> str:
+    """The lead id of one entry, as an exact string: TikTok retries for up to 72 hours."""
+    lead_id = exact_id(require_object(entry).get("id"), where)
+    if lead_id is None:
+        raise ValidationError({where: ["A TikTok lead entry needs its id."]})
+    return lead_id
+
+
+class TikTokLeadSchema(PlatformLeadSchema):
+    """One lead entry of a TikTok callback, loaded into the Rotor upsert body."""
+
+    default_source = "tiktok"
+    base_tags = ("tiktok",)
+
+    @pre_load
+    def _map_entry(self, data: Any, **kwargs: Any) -> dict[str, Any]:
+        entry = require_object(data)
+        changes = require_list(entry.get("changes"), "changes")
+        answers = [_change_answer(change, f"changes.{i}") for i, change in enumerate(changes)]
+        attribution = {
+            "lead_id": idempotency_key(entry),
+            "create_time": flatten_value(entry.get("create_time")),
+            "form_id": exact_id(entry.get("page_id"), "page_id"),  # TikTok calls the instant form a page
+            **{key: exact_id(entry.get(key), key) for key in ID_FIELDS},
+            "lead_source": flatten_value(entry.get("lead_source")),
+        }
+        return lead_data(answers, attribution)
+
+
+def _change_answer(change: Any, where: str) -> Answer:
+    change = require_object(change, where)
+    field = change.get("field")
+    if not isinstance(field, str) or not field.strip():
+        raise ValidationError({f"{where}.field": ["Each change needs the question it answers."]})
+    return STANDARD_KEYS.get(fold_key(field)), readable_label(field), flatten_value(change.get("value")) or ""

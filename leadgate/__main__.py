@@ -1,0 +1,5 @@
+"""``python -m leadgate`` is the ``leadgate`` command."""
+
+from leadgate import main
+
+main()

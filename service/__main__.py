@@ -1,5 +1,0 @@
-"""``python -m service`` is the ``leadgate`` command."""
-
-from service.cli import main
-
-main()
