@@ -106,6 +106,7 @@ def statuses(stack: Stack) -> dict[bytes, int]:
     for key in stack.redis.scan_iter("leadgate:submission:*", count=1000):
         if key.count(b":") == 2:
             status, failures = stack.redis.hmget(key, ["status", "failures"])
+            assert isinstance(status, bytes), "every stored submission has a status"
             counts[status] = counts.get(status, 0) + 1
             counts[b"failures"] = counts.get(b"failures", 0) + int(failures or 0)
     return counts

@@ -105,17 +105,23 @@ UNITS_MS = {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60_000.0}
 
 
 def parse_wrk(out: str) -> WrkResult:
+    def found(pattern: str) -> re.Match[str]:
+        match = re.search(pattern, out, re.M)
+        if match is None:
+            raise ValueError(f"wrk printed no {pattern!r}: {out}")
+        return match
+
     def latency(percent: str) -> float:
-        value, unit = re.search(rf"^\s+{percent}%\s+([\d.]+)(us|ms|s|m)\s*$", out, re.M).groups()
+        value, unit = found(rf"^\s+{percent}%\s+([\d.]+)(us|ms|s|m)\s*$").groups()
         return float(value) * UNITS_MS[unit]
 
     non_2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
     socket = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
     errors = (int(non_2xx.group(1)) if non_2xx else 0) + (sum(map(int, socket.groups())) if socket else 0)
     return WrkResult(
-        requests_per_second=float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1)),
+        requests_per_second=float(found(r"Requests/sec:\s+([\d.]+)").group(1)),
         p50_ms=latency("50"),
         p99_ms=latency("99"),
-        requests=int(re.search(r"(\d+) requests in", out).group(1)),
+        requests=int(found(r"(\d+) requests in").group(1)),
         errors=errors,
     )

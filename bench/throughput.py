@@ -30,6 +30,7 @@ from bench.harness import Stack, cpu_seconds, free_port, wait_until
 from bench.load import WrkResult, lead, run_wrk
 from core.config import Config
 from core.store import keys
+from core.store.connection import text
 from sandbox import SANDBOX_API_KEY
 from workers import context
 from workers.deliver import Delivery
@@ -97,8 +98,8 @@ def delivered_times(stack: Stack) -> tuple[list[tuple[datetime, datetime]], list
     for key in stack.redis.scan_iter(keys.submission("*"), count=1000):
         if key.count(b":") == 2:
             status, updated, received, body = stack.redis.hmget(key, ["status", "updated_at", "received_at", "lead"])
-            if status == b"delivered":
-                times.append((datetime.fromisoformat(received.decode()), datetime.fromisoformat(updated.decode())))
+            if status == b"delivered" and received and updated and body:
+                times.append((datetime.fromisoformat(text(received)), datetime.fromisoformat(text(updated))))
                 bodies.append(json.loads(body))
     return times, bodies
 
@@ -170,7 +171,7 @@ def delivery_without_rq(stack: Stack, *, count: int) -> tuple[float, float]:
     finally:
         context.install(None)
         delivery_context.close()
-    bodies = [json.loads(stack.redis.hget(keys.submission(submission_id), "lead")) for submission_id in ids]
+    bodies = [json.loads(stack.redis.hget(keys.submission(submission_id), "lead") or "null") for submission_id in ids]
     reset_sandbox(stack)
     start, end = post_loop(f"{stack.sandbox_url}/leads", bodies)
     return bare_rate, len(bodies) / (end - start)

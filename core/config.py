@@ -18,9 +18,10 @@ import limits
 import phonenumbers
 
 from core.errors import ConfigError
+from core.sources.registry import SOURCES
+from core.sources.source import Setting, SourceConfig
 
 DEFAULT_ROTOR_BASE_URL = "https://api.getrotor.com/open-api"
-DEFAULT_META_GRAPH_URL = "https://graph.facebook.com/v21.0"
 DEFAULT_MAX_BODY_BYTES = 64 * 1024
 PRIORITIES = ("low", "medium", "high")
 CAPTCHAS = ("turnstile", "recaptcha")
@@ -60,31 +61,8 @@ class FormConfig:
     captcha_verify_url: str | None = None  # the provider's siteverify URL unless set (a proxy, tests)
 
 
-SOURCE_TYPES = ("meta", "google", "tiktok", "linkedin", "typeform", "generic")
-# Meta and Google are configured by the interface's variables; the others name theirs in the file.
-BUILT_IN_SECRETS = {"meta": "META_APP_SECRET", "google": "GOOGLE_LEAD_FORM_KEY"}
-DEFAULT_LINKEDIN_API_URL = "https://api.linkedin.com/rest"
-
-
-@dataclass(frozen=True)
-class SourceConfig:
-    """One webhook source, served at ``/v1/webhooks/<name>``."""
-
-    name: str
-    type: str
-    secret: str | None = field(repr=False)  # the signing secret or shared key; None: the endpoint is off (404)
-    secret_env: str
-    tags: tuple[str, ...] = ()
-    account: str = "default"
-    source: str | None = None  # Rotor's `source` for these leads; default: the platform's name
-    deliver_test_leads: bool = False  # platform test leads are stored as discarded unless set
-    access_token: str | None = field(default=None, repr=False)  # LinkedIn: the token for the lead read
-    api_url: str = DEFAULT_LINKEDIN_API_URL
-    signature_header: str = "X-Signature"  # generic sources
-    signature_encoding: str = "hex"
-    signature_prefix: str = "sha256="
-    id_path: str = "id"
-    fields: Mapping[str, str] = field(default_factory=dict)
+# What every [sources.<name>] table may set; each platform's Source declares the rest (core.sources.registry).
+COMMON_SOURCE_KEYS = ("type", "secret_env", "tags", "account", "source", "deliver_test_leads")
 
 
 @dataclass(frozen=True)
@@ -98,11 +76,6 @@ class Config:
     rotor_daily_limit: int = 1000
     admin_token: str | None = field(default=None, repr=False)
     default_phone_region: str = "US"
-    meta_app_secret: str | None = field(default=None, repr=False)
-    meta_verify_token: str | None = field(default=None, repr=False)
-    meta_access_token: str | None = field(default=None, repr=False)
-    meta_graph_url: str = DEFAULT_META_GRAPH_URL
-    google_lead_form_key: str | None = field(default=None, repr=False)
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
     retry_max_attempts: int = 16
     retry_base_seconds: int = 30
@@ -163,11 +136,6 @@ class Config:
             rotor_daily_limit=_integer(env, "ROTOR_DAILY_LIMIT", 1000, minimum=1),
             admin_token=_text(env, "LEADGATE_ADMIN_TOKEN"),
             default_phone_region=_region(env, "DEFAULT_PHONE_REGION", "US"),
-            meta_app_secret=_text(env, "META_APP_SECRET"),
-            meta_verify_token=_text(env, "META_VERIFY_TOKEN"),
-            meta_access_token=_text(env, "META_ACCESS_TOKEN"),
-            meta_graph_url=_url(env, "META_GRAPH_URL", DEFAULT_META_GRAPH_URL).rstrip("/"),
-            google_lead_form_key=_text(env, "GOOGLE_LEAD_FORM_KEY"),
             max_body_bytes=_integer(env, "LEADGATE_MAX_BODY_BYTES", DEFAULT_MAX_BODY_BYTES, minimum=1024),
             retry_max_attempts=_integer(env, "LEADGATE_RETRY_MAX_ATTEMPTS", 16, minimum=1),
             retry_base_seconds=_integer(env, "LEADGATE_RETRY_BASE_SECONDS", 30, minimum=0),
@@ -300,11 +268,13 @@ def _form(key: str, table: Any, env: Mapping[str, str]) -> FormConfig:
 
 
 def _sources(tables: Any, env: Mapping[str, str]) -> dict[str, SourceConfig]:
-    """``[sources.<name>]`` tables, plus ``meta`` and ``google``, which exist without one."""
+    """``[sources.<name>]`` tables, plus the platforms configured by their own variables (Meta,
+    Google), which exist without one."""
     if not isinstance(tables, dict):
         raise ConfigError("LEADGATE_CONFIG: [sources] must be a table of tables")
-    tables = {"meta": {}, "google": {}, **tables}
-    known = set(SourceConfig.__dataclass_fields__) - {"name", "secret", "access_token"} | {"access_token_env"}
+    tables = {**{kind: {} for kind, platform in SOURCES.items() if platform.default_secret_env}, **tables}
+    declared = (setting.key for platform in SOURCES.values() for setting in platform.settings if setting.key)
+    known = {*COMMON_SOURCE_KEYS, *declared}
     result = {}
     for name, table in tables.items():
         where = f"LEADGATE_CONFIG: sources.{name}"
@@ -313,10 +283,12 @@ def _sources(tables: Any, env: Mapping[str, str]) -> dict[str, SourceConfig]:
         unknown = sorted(set(table) - known)
         if unknown:
             raise ConfigError(f"{where}.{unknown[0]}: unknown setting (known: {', '.join(sorted(known))})")
-        kind = table.get("type", name if name in BUILT_IN_SECRETS else None)
-        if kind not in SOURCE_TYPES:
-            raise ConfigError(f"{where}.type must be one of {', '.join(SOURCE_TYPES)}")
-        secret_env = table.get("secret_env", BUILT_IN_SECRETS.get(kind))
+        builtin = name in SOURCES and SOURCES[name].default_secret_env
+        kind = table.get("type", name if builtin else None)
+        if kind not in SOURCES:
+            raise ConfigError(f"{where}.type must be one of {', '.join(SOURCES)}")
+        platform = SOURCES[kind]
+        secret_env = table.get("secret_env", platform.default_secret_env)
         if not isinstance(secret_env, str) or not ENV_NAME_PATTERN.match(secret_env):
             raise ConfigError(f"{where}.secret_env must name the environment variable holding its secret")
         values: dict[str, Any] = {
@@ -325,11 +297,9 @@ def _sources(tables: Any, env: Mapping[str, str]) -> dict[str, SourceConfig]:
             "secret_env": secret_env,
             "secret": _text(env, secret_env),
         }
-        for key in ("account", "source", "api_url", "signature_header", "signature_prefix", "id_path"):
+        for key in ("account", "source"):
             if key in table:
-                if not isinstance(table[key], str) or (key != "signature_prefix" and not table[key].strip()):
-                    raise ConfigError(f"{where}.{key} must be a non-empty string")
-                values[key] = table[key]
+                values[key] = _nonempty(table[key], f"{where}.{key}")
         if "tags" in table:
             if not isinstance(table["tags"], list) or not all(isinstance(t, str) and t for t in table["tags"]):
                 raise ConfigError(f"{where}.tags must be a list of non-empty strings")
@@ -338,18 +308,41 @@ def _sources(tables: Any, env: Mapping[str, str]) -> dict[str, SourceConfig]:
             if not isinstance(table["deliver_test_leads"], bool):
                 raise ConfigError(f"{where}.deliver_test_leads must be true or false")
             values["deliver_test_leads"] = table["deliver_test_leads"]
-        if table.get("signature_encoding", "hex") not in ("hex", "base64"):
-            raise ConfigError(f"{where}.signature_encoding must be hex or base64")
-        values["signature_encoding"] = table.get("signature_encoding", "hex")
-        if "access_token_env" in table:
-            values["access_token"] = _text(env, table["access_token_env"])
-        if kind == "generic":
-            mapping = table.get("fields")
-            if not isinstance(mapping, dict) or not mapping or not all(isinstance(v, str) for v in mapping.values()):
-                raise ConfigError(f'{where}.fields must map Rotor fields to payload paths, e.g. name = "data.name"')
-            values["fields"] = dict(mapping)
+        # Keys another platform declares are known (a table may carry them) but only its own are read.
+        values["settings"] = {setting.name: _setting(setting, table, env, where) for setting in platform.settings}
         result[name] = SourceConfig(**values)
     return result
+
+
+def _setting(setting: Setting, table: Mapping[str, Any], env: Mapping[str, str], where: str) -> Any:
+    """A platform's setting, read and checked the way its ``kind`` says (core.sources.source.Setting)."""
+    if setting.env is not None:
+        if setting.kind == "url":
+            return _url(env, setting.env, setting.default).rstrip("/")
+        return _text(env, setting.env)
+    assert setting.key is not None, f"{setting.name}: a setting is found in the environment or the table"
+    name = f"{where}.{setting.key}"
+    if setting.kind == "paths":
+        paths = table.get(setting.key)
+        if not isinstance(paths, dict) or not paths or not all(isinstance(v, str) for v in paths.values()):
+            raise ConfigError(f'{name} must map Rotor fields to payload paths, e.g. name = "data.name"')
+        return dict(paths)
+    if setting.key not in table:
+        return setting.default
+    value = table[setting.key]
+    if setting.kind == "secret":
+        return _text(env, value)  # the table names the variable; the secret stays in the environment
+    if setting.kind == "choice":
+        if value not in setting.choices:
+            raise ConfigError(f"{name} must be {' or '.join(setting.choices)}")
+        return value
+    return value if setting.allow_empty and isinstance(value, str) else _nonempty(value, name)
+
+
+def _nonempty(value: Any, name: str) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise ConfigError(f"{name} must be a non-empty string")
+    return value
 
 
 def _rate(env: Mapping[str, str], name: str, default: str) -> str:

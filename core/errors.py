@@ -25,6 +25,9 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from typing import ClassVar
+
+from core.vocabulary import ErrorClass
 
 
 class LeadgateError(Exception):
@@ -92,7 +95,7 @@ class DeliveryError(LeadgateError):
     """A Rotor call (or a platform's lead read) did not deliver the lead."""
 
     # What ``leadgate failed list --error-class`` filters on.
-    error_class = "unavailable"
+    error_class: ClassVar[ErrorClass] = ErrorClass.UNAVAILABLE
 
     def __init__(
         self,
@@ -122,19 +125,19 @@ class RotorServerError(DeliveryError):
 
 
 class RotorRejected(DeliveryError):
-    error_class = "rejected"
+    error_class = ErrorClass.REJECTED
 
 
 class RotorAuthFailed(DeliveryError):
-    error_class = "auth"
+    error_class = ErrorClass.AUTH
 
 
 class RotorNotFound(DeliveryError):
-    error_class = "not_found"
+    error_class = ErrorClass.NOT_FOUND
 
 
 class RotorQuotaExceeded(DeliveryError):
-    error_class = "quota"
+    error_class = ErrorClass.QUOTA
 
 
 class LeadReadUnavailable(DeliveryError):
@@ -142,4 +145,4 @@ class LeadReadUnavailable(DeliveryError):
 
 
 class LeadReadRefused(DeliveryError):
-    error_class = "read_refused"
+    error_class = ErrorClass.READ_REFUSED

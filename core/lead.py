@@ -15,27 +15,11 @@ import email_validator
 import phonenumbers
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
+ADDRESS_FIELDS = tuple(f"address_{part}" for part in ("street1", "street2", "city", "state", "zip", "country"))
+# What a person says about themselves: every source's answers map onto these (core.sources.common).
+PERSON_FIELDS = ("name", "email", "phone", *ADDRESS_FIELDS, "service_type", "notes")
 # Documented body fields of POST /leads; nothing else is ever sent.
-ROTOR_BODY_FIELDS = (
-    "id",
-    "name",
-    "email",
-    "phone",
-    "address_street1",
-    "address_street2",
-    "address_city",
-    "address_state",
-    "address_zip",
-    "address_country",
-    "source",
-    "service_type",
-    "notes",
-    "stage",
-    "tags",
-    "priority",
-    "projected_value",
-    "follow_up_date",
-)
+ROTOR_BODY_FIELDS = ("id", *PERSON_FIELDS, "source", "stage", "tags", "priority", "projected_value", "follow_up_date")
 # Rotor's limits as one public integration states them (destinations.md §1.3); longer text is cut, not refused.
 NOTES_LIMIT = 2000
 SERVICE_TYPE_LIMIT = 100
@@ -45,7 +29,8 @@ CONTACT_REQUIRED = "A lead needs a phone number or an email address."
 class Text(fields.String):
     """A string field that folds white space and treats a blank value as absent (or missing, if required)."""
 
-    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> str | None:
+    # A blank value loads as None (absent), which marshmallow's String, typed to return str, never does.
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> str | None:  # type: ignore[override]
         if isinstance(value, int | float) and not isinstance(value, bool):
             value = str(value)  # JSON callers send zip codes and phones as numbers
         text = " ".join(super()._deserialize(value, attr, data, **kwargs).split())
@@ -63,7 +48,7 @@ class PhoneNumber(Text):
 
     default_error_messages = {"invalid_phone": "Not a valid phone number."}
 
-    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> str | None:
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> str | None:  # type: ignore[override]
         text = super()._deserialize(value, attr, data, **kwargs)
         if text is None:
             return None
@@ -80,7 +65,7 @@ class PhoneNumber(Text):
 class EmailAddress(Text):
     """An email address checked for syntax (no DNS lookup), loaded lower-cased."""
 
-    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> str | None:
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> str | None:  # type: ignore[override]
         text = super()._deserialize(value, attr, data, **kwargs)
         if text is None:
             return None

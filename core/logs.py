@@ -82,6 +82,6 @@ def configure(level: str = "INFO") -> None:
     # The JSON lines carry none of these, and looking them up is a tenth of a log call's cost
     # (the logging HOWTO's "Optimization": every intake request writes one line). The process id
     # stays: gunicorn's own lines print it.
-    logging._srcfile = None  # type: ignore[attr-defined]
+    logging._srcfile = None
     logging.logThreads = False
     logging.logMultiprocessing = False

@@ -20,6 +20,7 @@ from rq import Queue
 
 from core.config import Config
 from core.store import keys
+from core.store.connection import text
 from core.store.quota import QuotaLedger
 
 COUNTERS = {
@@ -139,7 +140,7 @@ class RedisCollector(Collector):
             for name, (help_, labels) in COUNTERS.items()
         }
         for raw_field, value in stored.items():
-            name, _, labels = raw_field.decode().partition("|")
+            name, _, labels = text(raw_field).partition("|")
             if name in families:
                 pairs = dict(pair.split("=", 1) for pair in labels.split(",") if pair)
                 families[name].add_metric([pairs.get(label, "") for label in COUNTERS[name][1]], int(value))
@@ -147,7 +148,7 @@ class RedisCollector(Collector):
 
     def _histograms(self) -> Iterator[HistogramMetricFamily]:
         for name, help_ in HISTOGRAMS.items():
-            stored = {k.decode(): float(v) for k, v in self.connection.hgetall(keys.metrics_histogram(name)).items()}
+            stored = {text(k): float(v) for k, v in self.connection.hgetall(keys.metrics_histogram(name)).items()}
             running, buckets = 0.0, []
             for bound in (*map(str, BUCKETS), "+Inf"):
                 running += stored.get(bound, 0.0)

@@ -130,7 +130,6 @@ def _error_for(response: httpx.Response, payload: dict[str, Any]) -> DeliveryErr
     if field_errors:
         details = "; ".join(f"{e.get('field')}: {e.get('message')}" for e in field_errors)
         message = f"{message}: {details}"
-    kwargs = {"http_status": status, "error_code": code, "field_errors": field_errors}
     if code == "RATE_LIMIT_EXCEEDED":
         cls: type[DeliveryError] = RotorQuotaExceeded
     elif status in (401, 403):
@@ -143,4 +142,4 @@ def _error_for(response: httpx.Response, payload: dict[str, Any]) -> DeliveryErr
         cls = RotorRejected
     else:
         cls = RotorServerError  # a 3xx (not followed): Rotor misbehaved, try again later
-    return cls(f"Rotor answered {status}: {message}", **kwargs)
+    return cls(f"Rotor answered {status}: {message}", http_status=status, error_code=code, field_errors=field_errors)

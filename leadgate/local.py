@@ -89,7 +89,7 @@ def _start_redis(url: str) -> subprocess.Popen:
     raise SystemExit(f"leadgate: {binary} did not start on port {port}")
 
 
-def _supervise(children: list[subprocess.Popen]) -> int:
+def _supervise(children: list[subprocess.Popen[bytes]]) -> int:
     """Wait until a child exits or we are told to stop; either way everything stops."""
     stopping = False
 
@@ -102,7 +102,8 @@ def _supervise(children: list[subprocess.Popen]) -> int:
     while not stopping:
         for child in children:
             if child.poll() is not None:
-                log.error("%s exited with %s; stopping everything", " ".join(child.args[:2]), child.returncode)
+                command = child.args if isinstance(child.args, list) else [child.args]
+                log.error("%s exited with %s; stopping everything", " ".join(map(str, command[:2])), child.returncode)
                 return 1
         time.sleep(0.2)
     return 0

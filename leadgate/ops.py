@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import re
 import sys
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
+from typing import Any, Protocol
 
 import click
 
@@ -18,11 +20,17 @@ from core.store.connection import connect
 from leadgate.helpers import echo_json, json_option, print_table, with_config
 from ops.backlog import account_reports, run_deferred_now
 from ops.lookup import lookup_lead
-from ops.reprocess import FailedFilter, Report, Reprocessor
+from ops.reprocess import FailedFilter, Progress, Report, Reprocessor, Skipped
 from service.ops_schemas import ERROR_CLASSES
 
 DURATION = re.compile(r"^(\d+)([smhd])$")
 SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+class BulkOperation(Protocol):
+    """``Reprocessor.retry`` or ``Reprocessor.replay``."""
+
+    def __call__(self, ids: Iterable[str], *, progress: Progress | None = None) -> Report: ...
 
 
 def duration(ctx: click.Context, param: click.Parameter, value: str | None) -> int | None:
@@ -34,7 +42,8 @@ def duration(ctx: click.Context, param: click.Parameter, value: str | None) -> i
     return int(match[1]) * SECONDS[match[2]]
 
 
-def filter_options(command):
+def filter_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    """Add the options that pick failed submissions (``FailedFilter``) to ``command``."""
     for option in reversed(
         [
             click.option("--source", help="form:<key>, webhook:<name>, or just form / webhook."),
@@ -46,10 +55,6 @@ def filter_options(command):
     ):
         command = option(command)
     return command
-
-
-def _filters(options: dict) -> FailedFilter:
-    return FailedFilter(**{k: options[k] for k in ("source", "account", "error_class", "older_than", "newer_than")})
 
 
 @click.command()
@@ -128,9 +133,9 @@ def failed() -> None:
 @click.option("--limit", type=int, help="Show at most this many.")
 @json_option
 @with_config
-def failed_list(config: Config, as_json: bool, limit: int | None, **options) -> None:
+def failed_list(config: Config, as_json: bool, limit: int | None, **options: Any) -> None:
     """List failed submissions with their reason and attempts, oldest failure first."""
-    items = Reprocessor(connect(config.redis_url), config).failed(_filters(options), limit=limit)
+    items = Reprocessor(connect(config.redis_url), config).failed(FailedFilter.from_options(options), limit=limit)
     rows = [
         item.to_dict() | {"failed_at": datetime.fromtimestamp(item.failed_at, UTC).isoformat(timespec="seconds")}
         for item in items
@@ -148,7 +153,7 @@ def failed_list(config: Config, as_json: bool, limit: int | None, **options) -> 
 @filter_options
 @json_option
 @with_config
-def failed_retry(config: Config, ids: tuple[str, ...], everything: bool, as_json: bool, **options) -> None:
+def failed_retry(config: Config, ids: tuple[str, ...], everything: bool, as_json: bool, **options: Any) -> None:
     """Re-run delivery of failed submissions (their jobs go back on the queue; workers deliver them)."""
     reprocessor = Reprocessor(connect(config.redis_url), config)
     targets = _targets(reprocessor, ids, everything, options)
@@ -161,7 +166,7 @@ def failed_retry(config: Config, ids: tuple[str, ...], everything: bool, as_json
 @filter_options
 @json_option
 @with_config
-def replay(config: Config, ids: tuple[str, ...], everything: bool, as_json: bool, **options) -> None:
+def replay(config: Config, ids: tuple[str, ...], everything: bool, as_json: bool, **options: Any) -> None:
     """Re-normalise from the raw payload with today's mapping, then deliver onto the known Rotor lead."""
     reprocessor = Reprocessor(connect(config.redis_url), config)
     targets = _targets(reprocessor, ids, everything, options)
@@ -175,9 +180,9 @@ def replay(config: Config, ids: tuple[str, ...], everything: bool, as_json: bool
 @with_config
 def discard(config: Config, submission_id: str, reason: str, as_json: bool) -> None:
     """Stop a submission for good: it will not be delivered."""
-    problem = Reprocessor(connect(config.redis_url), config).discard(submission_id, reason)
-    if problem:
-        raise click.ClickException(f"{submission_id}: {problem}")
+    outcome = Reprocessor(connect(config.redis_url), config).discard(submission_id, reason)
+    if isinstance(outcome, Skipped):
+        raise click.ClickException(f"{submission_id}: {outcome.detail}")
     echo_json({"discarded": submission_id}) if as_json else click.echo(f"discarded {submission_id}")
 
 
@@ -200,17 +205,19 @@ def lookup(config: Config, lead_id: str, account: str, as_json: bool) -> None:
             click.echo(f"{key:<17} {value}")
 
 
-def _targets(reprocessor: Reprocessor, ids: tuple[str, ...], everything: bool, options: dict) -> list[str]:
+def _targets(reprocessor: Reprocessor, ids: tuple[str, ...], everything: bool, options: dict[str, Any]) -> list[str]:
     if bool(ids) == everything:
         raise click.UsageError("give submission ids, or --all (with filters)")
-    return list(dict.fromkeys(ids)) if ids else [item.id for item in reprocessor.failed(_filters(options))]
+    if ids:
+        return list(dict.fromkeys(ids))
+    return [item.id for item in reprocessor.failed(FailedFilter.from_options(options))]
 
 
-def _bulk(verb: str, targets: list[str], operation, as_json: bool) -> None:
+def _bulk(verb: str, targets: list[str], operation: BulkOperation, as_json: bool) -> None:
     """Run ``operation`` over ``targets`` showing progress on stderr; exit 1 if any was skipped."""
     if sys.stderr.isatty():
         with click.progressbar(length=len(targets), label=verb, file=sys.stderr) as bar:
-            report: Report = operation(targets, progress=bar.update)
+            report = operation(targets, progress=bar.update)
     else:  # a log or a script: a line at every tenth, not a redrawn bar
         done, step = 0, max(1, len(targets) // 10)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 import redis
 from redis import Redis
@@ -15,6 +16,7 @@ from rq.registry import ScheduledJobRegistry
 
 from core.config import Config
 from core.store import keys
+from core.store.connection import text
 from core.store.quota import Budget, QuotaLedger, QuotaStatus
 
 # How often ``run_deferred_now`` looks again at one job while the scheduled registry keeps changing.
@@ -23,12 +25,14 @@ RUN_NOW_TRIES = 5
 
 @dataclass(frozen=True)
 class AccountReport:
+    """One Rotor account's quota today and its deferred backlog."""
+
     quota: QuotaStatus
     backlog: int
     paused: str | None
     clears_at: datetime | None  # when the backlog is delivered at the full daily budget
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return {
             "account": self.quota.account,
             "used": self.quota.used,
@@ -54,6 +58,7 @@ def backlog_clears_at(status: QuotaStatus, budget: Budget, backlog: int, now: da
 
 
 def account_reports(connection: Redis, config: Config, now: datetime) -> list[AccountReport]:
+    """Every configured account's report, in the config's order."""
     ledger = QuotaLedger(connection, reset_utc=config.quota_reset_utc)
     reports = []
     for name in config.account_names():
@@ -64,7 +69,7 @@ def account_reports(connection: Redis, config: Config, now: datetime) -> list[Ac
         paused = connection.get(keys.account_paused(name))
         reports.append(
             AccountReport(
-                status, backlog, paused.decode() if paused else None, backlog_clears_at(status, budget, backlog, now)
+                status, backlog, text(paused) if paused else None, backlog_clears_at(status, budget, backlog, now)
             )
         )
     return reports

@@ -13,6 +13,7 @@ from core.store.quota import Budget, QuotaLedger, RequestKind
 
 
 def lookup_lead(connection: Redis, config: Config, lead_id: str, *, account: str = "default") -> dict[str, Any]:
+    """The lead as Rotor has it; a DeliveryError when it cannot be asked or has none by ``lead_id``."""
     settings = config.account(account)
     ledger = QuotaLedger(connection, reset_utc=config.quota_reset_utc)
     reservation = ledger.reserve(account, Budget.for_account(config, account), RequestKind.OPS)

@@ -12,9 +12,10 @@ delivers it onto the person's known Rotor lead, past the dedup window.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable
-from dataclasses import asdict, dataclass, field
-from typing import Any
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import asdict, dataclass
+from enum import Enum, auto
+from typing import Any, cast
 
 import redis
 from marshmallow import ValidationError
@@ -24,25 +25,80 @@ from rq import Queue
 
 from core.config import Config
 from core.sources.forms import WebsiteFormSchema
-from core.sources.registry import load_lead, schema_for
+from core.sources.incoming import load_lead
+from core.sources.registry import schema_for
 from core.store import keys
+from core.store.connection import text
 from core.store.identity import PersonIndex, current_person
 from core.store.jobs import enqueue_redelivery
 from core.store.submissions import Submission, SubmissionStore
-from core.vocabulary import FINAL, WAITING, SubmissionStatus
+from core.vocabulary import FINAL, WAITING, ErrorClass, SubmissionStatus
 
 # How often a retry or replay reads the record again when it changed under it (a worker's write).
 WATCH_TRIES = 5
-CHANGED_MEANWHILE = "it changed while this ran (a worker is on it): try again"
+
+
+class SkipReason(Enum):
+    """Why an operation left a submission as it was."""
+
+    NO_SUCH_SUBMISSION = auto()  # never was, or expired after the retention period
+    NOT_FAILED = auto()  # a retry of one that has not failed
+    NEVER_A_LEAD = auto()  # a retry of one whose payload never made a deliverable lead
+    STILL_WAITING = auto()  # a replay of one a worker may be delivering right now
+    NOT_CONFIGURED = auto()  # a replay of one whose form or source is no longer configured
+    NOT_DELIVERABLE = auto()  # a replay that today's mapping still makes no deliverable lead of
+    ALREADY_SETTLED = auto()  # a discard of one delivered, a duplicate, or discarded before
+    CHANGED_MEANWHILE = auto()  # a worker kept writing it while this ran
+
+
+@dataclass(frozen=True)
+class Done:
+    """The operation did to the submission what it was asked to."""
+
+    submission_id: str
+
+
+@dataclass(frozen=True)
+class Skipped:
+    """The operation left the submission as it was: ``kind`` for code to act on, ``detail`` for the operator."""
+
+    submission_id: str
+    kind: SkipReason
+    detail: str
+
+
+Outcome = Done | Skipped
+
+
+class NotReplayable(ValueError):
+    """Today's mapping makes no deliverable lead of a submission's payload; ``kind`` says why."""
+
+    def __init__(self, kind: SkipReason, detail: str) -> None:
+        super().__init__(detail)
+        self.kind = kind
 
 
 @dataclass(frozen=True)
 class FailedFilter:
+    """Which failed submissions an operation is about; a field left None does not filter."""
+
     source: str | None = None  # "form:contact", "webhook:meta", or a prefix such as "webhook"
     account: str | None = None
-    error_class: str | None = None
+    error_class: ErrorClass | None = None
     older_than: int | None = None  # seconds since it failed
     newer_than: int | None = None
+
+    @classmethod
+    def from_options(cls, options: Mapping[str, Any]) -> FailedFilter:
+        """The filter a command's options or the API's query name; other keys (``limit``) are not filters."""
+        error_class = options.get("error_class")
+        return cls(
+            source=options.get("source"),
+            account=options.get("account"),
+            error_class=ErrorClass(error_class) if error_class is not None else None,
+            older_than=options.get("older_than"),
+            newer_than=options.get("newer_than"),
+        )
 
     def accepts(self, submission: Submission, failed_at: float, now: float) -> bool:
         age = now - failed_at
@@ -69,12 +125,20 @@ class FailedItem:
         return asdict(self)
 
 
-@dataclass
+@dataclass(frozen=True)
 class Report:
-    """What a bulk operation did: ids done, and why the others were skipped."""
+    """What a bulk operation did to each id, in the order it went through them."""
 
-    done: list[str] = field(default_factory=list)
-    skipped: dict[str, str] = field(default_factory=dict)
+    outcomes: tuple[Outcome, ...]
+
+    @property
+    def done(self) -> list[str]:
+        return [outcome.submission_id for outcome in self.outcomes if isinstance(outcome, Done)]
+
+    @property
+    def skipped(self) -> dict[str, str]:
+        """Why each skipped id was skipped, as the operator reads it."""
+        return {outcome.submission_id: outcome.detail for outcome in self.outcomes if isinstance(outcome, Skipped)}
 
     def to_dict(self) -> dict[str, Any]:
         return {"done": len(self.done), "skipped": self.skipped, "ids": self.done}
@@ -84,6 +148,8 @@ Progress = Callable[[int], None]
 
 
 class Reprocessor:
+    """The operator's actions on submissions, over one Redis connection."""
+
     def __init__(self, connection: Redis, config: Config) -> None:
         self.connection = connection
         self.config = config
@@ -94,10 +160,10 @@ class Reprocessor:
     def failed(self, filters: FailedFilter = FailedFilter(), *, limit: int | None = None) -> list[FailedItem]:
         """Failed submissions, oldest failure first."""
         now, items = time.time(), []
-        for raw_id, failed_at in self.connection.zrange(keys.FAILED_INDEX, 0, -1, withscores=True):
-            submission = self.store.get(raw_id.decode())
+        for submission_id, failed_at in self._failed_index():
+            submission = self.store.get(submission_id)
             if submission is None or submission.status is not SubmissionStatus.FAILED:
-                self.connection.zrem(keys.FAILED_INDEX, raw_id)  # expired by retention, or moved on
+                self.connection.zrem(keys.FAILED_INDEX, submission_id)  # expired by retention, or moved on
                 continue
             if filters.accepts(submission, failed_at, now):
                 items.append(
@@ -115,27 +181,37 @@ class Reprocessor:
                     break
         return items
 
+    def _failed_index(self) -> list[tuple[str, float]]:
+        """Every (submission id, when it failed) the failed index holds, oldest failure first."""
+        entries = self.connection.zrange(keys.FAILED_INDEX, 0, -1, withscores=True)
+        return [(text(member), score) for member, score in cast(list[tuple[bytes | str, float]], entries)]
+
     def retry(self, ids: Iterable[str], *, progress: Progress | None = None) -> Report:
+        """Reopen each failed submission with a fresh retry budget and a delivery job of its own."""
         return _each(ids, self._retry_one, progress)
 
-    def _retry_one(self, submission_id: str) -> str | None:
+    def _retry_one(self, submission_id: str) -> Outcome:
         return self._watching(submission_id, self._reopen_failed)
 
-    def _reopen_failed(self, pipe: Pipeline, submission: Submission) -> str | None:
+    def _reopen_failed(self, pipe: Pipeline, submission: Submission) -> Outcome:
         """Back to ``queued`` with a new job; ``pipe`` watches the record, so this is all or nothing."""
         if submission.status is not SubmissionStatus.FAILED:
-            return f"not failed (it is {submission.status.value})"
+            return Skipped(submission.id, SkipReason.NOT_FAILED, f"not failed (it is {submission.status.value})")
         if submission.lead is None and submission.read_ref is None:
-            return "its payload never made a deliverable lead: fix the mapping and use replay"
+            return Skipped(
+                submission.id,
+                SkipReason.NEVER_A_LEAD,
+                "its payload never made a deliverable lead: fix the mapping and use replay",
+            )
         pipe.multi()
         job_id = enqueue_redelivery(self.queue, submission.id, self.config, pipeline=pipe)
         self.store.reopen(submission.id, f"retried by an operator; queued as {job_id}", pipeline=pipe)
         if submission.person is not None:  # the person it is now: a fold moved the person's list
             self.people.wait_with(current_person(self.connection, submission.person), submission.id, pipeline=pipe)
         pipe.execute()
-        return None
+        return Done(submission.id)
 
-    def _watching(self, submission_id: str, operation: Callable[[Pipeline, Submission], str | None]) -> str | None:
+    def _watching(self, submission_id: str, operation: Callable[[Pipeline, Submission], Outcome]) -> Outcome:
         """Run ``operation`` on the record under WATCH: a worker's write in between makes it look again."""
         for _ in range(WATCH_TRIES):
             with self.connection.pipeline() as pipe:
@@ -143,30 +219,37 @@ class Reprocessor:
                     pipe.watch(keys.submission(submission_id))
                     submission = self.store.get(submission_id)
                     if submission is None:
-                        return "no such submission"
+                        return _no_such_submission(submission_id)
                     return operation(pipe, submission)
                 except redis.WatchError:
                     continue
-        return CHANGED_MEANWHILE
+        return Skipped(
+            submission_id,
+            SkipReason.CHANGED_MEANWHILE,
+            "it changed while this ran (a worker is on it): try again",
+        )
 
     def replay(self, ids: Iterable[str], *, progress: Progress | None = None) -> Report:
+        """Re-normalise each submission with today's mapping and deliver it again."""
         return _each(ids, self._replay_one, progress)
 
-    def _replay_one(self, submission_id: str) -> str | None:
+    def _replay_one(self, submission_id: str) -> Outcome:
         return self._watching(submission_id, self._replace_and_requeue)
 
-    def _replace_and_requeue(self, pipe: Pipeline, submission: Submission) -> str | None:
+    def _replace_and_requeue(self, pipe: Pipeline, submission: Submission) -> Outcome:
         # A waiting submission may be in a worker's hands right now: replacing its lead under that
         # run would be overwritten by the run's outcome, and the replay silently lost.
         if submission.status in WAITING:
-            return (
+            return Skipped(
+                submission.id,
+                SkipReason.STILL_WAITING,
                 f"not settled (it is {submission.status.value}): it will be delivered as it is; "
-                "replay it once it is delivered or failed"
+                "replay it once it is delivered or failed",
             )
         try:
             lead = self.normalise(submission)
-        except ValueError as exc:
-            return str(exc)
+        except NotReplayable as exc:
+            return Skipped(submission.id, exc.kind, str(exc))
         person = self.people.resolve(submission.account, lead) if lead is not None else None
         pipe.multi()
         if lead is not None:
@@ -182,39 +265,45 @@ class Reprocessor:
         )
         enqueue_redelivery(self.queue, submission.id, self.config, pipeline=pipe)
         pipe.execute()
-        return None
+        return Done(submission.id)
 
     def normalise(self, submission: Submission) -> dict[str, Any] | None:
-        """The Rotor body today's mapping makes of the raw payload (None: re-read it from the platform)."""
+        """The Rotor body today's mapping makes of the raw payload (None: re-read it from the platform).
+
+        Raises NotReplayable when it makes none.
+        """
         kind, _, name = submission.source.partition(":")
         if kind == "form":
             form = self.config.forms.get(name)
             if form is None:
-                raise ValueError(f"form {name!r} is no longer configured")
+                raise NotReplayable(SkipReason.NOT_CONFIGURED, f"form {name!r} is no longer configured")
             try:
                 return WebsiteFormSchema(form=form, phone_region=self.config.default_phone_region).load(
                     submission.raw["fields"]
                 )
             except ValidationError as exc:
-                raise ValueError(f"still not a deliverable lead: {exc.normalized_messages()}") from exc
+                raise NotReplayable(
+                    SkipReason.NOT_DELIVERABLE, f"still not a deliverable lead: {exc.normalized_messages()}"
+                ) from exc
         source = self.config.sources.get(name)
         if kind != "webhook" or source is None:
-            raise ValueError(f"source {submission.source!r} is not configured")
+            raise NotReplayable(SkipReason.NOT_CONFIGURED, f"source {submission.source!r} is not configured")
         if submission.read_ref and submission.read is None:
             return None
         payload = submission.read if submission.read_ref else submission.raw.get("payload")
-        lead, problem = load_lead(schema_for(source, self.config), payload, test=False)
+        schema = schema_for(source, phone_region=self.config.default_phone_region)
+        lead, problem = load_lead(schema, payload, test=False)
         if lead is None:
-            raise ValueError(f"still not a deliverable lead: {problem}")
+            raise NotReplayable(SkipReason.NOT_DELIVERABLE, f"still not a deliverable lead: {problem}")
         return lead
 
-    def discard(self, submission_id: str, reason: str) -> str | None:
-        """Stop a submission for good (spam that got through, a lead delivered by hand); None when done."""
+    def discard(self, submission_id: str, reason: str) -> Outcome:
+        """Stop a submission for good (spam that got through, a lead delivered by hand)."""
         submission = self.store.get(submission_id)
         if submission is None:
-            return "no such submission"
+            return _no_such_submission(submission_id)
         if submission.status in FINAL and submission.status is not SubmissionStatus.FAILED:
-            return f"already {submission.status.value}"
+            return Skipped(submission_id, SkipReason.ALREADY_SETTLED, f"already {submission.status.value}")
         with self.connection.pipeline() as pipe:
             self.store.set_status(
                 submission_id, SubmissionStatus.DISCARDED, note=f"discarded by an operator: {reason}", pipeline=pipe
@@ -223,18 +312,18 @@ class Reprocessor:
                 pipe.lrem(keys.person_pending(submission.person), 0, submission_id)
             pipe.srem(keys.account_deferred(submission.account), submission_id)
             pipe.execute()
-        return None
+        return Done(submission_id)
 
 
-def _each(ids: Iterable[str], operation: Callable[[str], str | None], progress: Progress | None) -> Report:
-    """Apply ``operation`` (None when done, else why not) to every id, reporting progress one by one."""
-    report = Report()
+def _no_such_submission(submission_id: str) -> Skipped:
+    return Skipped(submission_id, SkipReason.NO_SUCH_SUBMISSION, "no such submission")
+
+
+def _each(ids: Iterable[str], operation: Callable[[str], Outcome], progress: Progress | None) -> Report:
+    """Apply ``operation`` to every id, reporting progress one by one."""
+    outcomes = []
     for submission_id in dict.fromkeys(ids):  # once each: the same id twice is one operation, not two
-        reason = operation(submission_id)
-        if reason is None:
-            report.done.append(submission_id)
-        else:
-            report.skipped[submission_id] = reason
+        outcomes.append(operation(submission_id))
         if progress:
             progress(1)
-    return report
+    return Report(tuple(outcomes))

@@ -55,7 +55,8 @@ def _admit(state: SandboxState) -> ResponseReturnValue | None:
 def _record_and_delay(response: Response) -> Response:
     state = _state()
     with state.lock:
-        state.traffic.record(f"{request.method} {request.url_rule.rule}", response.status_code)
+        rule = request.url_rule.rule if request.url_rule else request.path
+        state.traffic.record(f"{request.method} {rule}", response.status_code)
         latency = state.faults.latency_ms / 1000
     # Outside the lock, so one slow answer does not hold up concurrent requests.
     if latency and not g.get("delay_spent"):

@@ -29,7 +29,9 @@ def create_app(config: Config | None = None) -> Flask:
         key: WebsiteFormSchema(form=form, phone_region=config.default_phone_region)
         for key, form in config.forms.items()
     }
-    intake.source_schemas = {name: schema_for(source, config) for name, source in config.sources.items()}
+    intake.source_schemas = {
+        name: schema_for(source, phone_region=config.default_phone_region) for name, source in config.sources.items()
+    }
     app.extensions["leadgate"] = intake
     app.register_blueprint(forms.bp)
     app.register_blueprint(webhooks.bp)

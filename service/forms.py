@@ -11,6 +11,7 @@ from typing import Any
 
 from flask import Blueprint, Response, current_app, jsonify, redirect, request
 from marshmallow import ValidationError
+from werkzeug.wrappers import Response as BaseResponse
 
 from core.config import FormConfig
 from core.errors import BadRequest, Forbidden, InvalidInput, NotFound, UnsupportedMediaType
@@ -26,7 +27,7 @@ KEPT_HEADERS = ("Content-Type", "User-Agent", "Referer", "Origin", "X-Forwarded-
 
 
 @bp.post("/v1/forms/<form_key>", provide_automatic_options=False)
-def submit_form(form_key: str) -> Response:
+def submit_form(form_key: str) -> BaseResponse:
     return receive_form(current_app.extensions["leadgate"], form_key)
 
 
@@ -50,7 +51,7 @@ def allow_listed_origins(response: Response) -> Response:
     return response
 
 
-def receive_form(intake: Intake, form_key: str) -> Response:
+def receive_form(intake: Intake, form_key: str) -> BaseResponse:
     form = _form(intake, form_key)
     fields = read_fields()
     raw = {
@@ -104,7 +105,7 @@ def _form(intake: Intake, form_key: str) -> FormConfig:
     return form
 
 
-def _accepted(submission_id: str, form: FormConfig) -> Response:
+def _accepted(submission_id: str, form: FormConfig) -> BaseResponse:
     if wants_html():
         if form.redirect_url:
             return redirect(form.redirect_url, code=303)

@@ -26,7 +26,7 @@ from core.store.identity import PersonIndex, fingerprint
 from core.store.intake import IntakeScript, Limit, Refused
 from core.store.jobs import queue_drain
 from core.store.submissions import SubmissionStore, new_record, new_submission_id, utc_now
-from core.vocabulary import SubmissionStatus
+from core.vocabulary import ErrorClass, SubmissionStatus
 from service.captcha import CaptchaChecker
 from service.limits import FormLimits
 
@@ -163,7 +163,7 @@ class Intake:
             at=utc_now(),
             read_ref=read_ref,
             error=note if failed else None,
-            error_class="invalid_lead" if failed else None,
+            error_class=ErrorClass.INVALID_LEAD if failed else None,
         )
         identity_keys = PersonIndex.identity_keys(account, lead) if lead and status is SubmissionStatus.QUEUED else []
         try:

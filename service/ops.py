@@ -7,6 +7,7 @@ a schema from ``service.ops_schemas`` and hands off to ``ops.reprocess``, like t
 from __future__ import annotations
 
 import hmac
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -18,7 +19,7 @@ from core.errors import Conflict, DeliveryError, InvalidInput, NotFound, StoreUn
 from core.metrics import RedisCollector
 from ops.backlog import account_reports, run_deferred_now
 from ops.lookup import lookup_lead
-from ops.reprocess import FailedFilter, Reprocessor
+from ops.reprocess import FailedFilter, Report, Reprocessor, Skipped, SkipReason
 from service.intake import Intake
 from service.jsonbody import parse_json
 from service.ops_schemas import BulkRequestSchema, DiscardRequestSchema, FailedQuerySchema, RunNowRequestSchema
@@ -58,8 +59,8 @@ def _json_body() -> Any:
     return parse_json(raw) if raw else {}
 
 
-def _filters(query: dict[str, Any]) -> FailedFilter:
-    return FailedFilter(**{k: v for k, v in query.items() if k != "limit"})
+def _no_submission(submission_id: str) -> NotFound:
+    return NotFound(f"There is no submission {submission_id!r}.")
 
 
 @bp.get("/metrics")
@@ -75,7 +76,7 @@ def prometheus_metrics() -> Response:
 def get_submission(submission_id: str) -> Response:
     submission = _intake().submissions.get(submission_id)
     if submission is None:
-        raise NotFound(f"There is no submission {submission_id!r}.")
+        raise _no_submission(submission_id)
     data = submission.to_dict()
     events = data.pop("events")
     data["attempts"] = [e["attempt"] | {"at": e["at"]} for e in events if "attempt" in e]
@@ -86,7 +87,7 @@ def get_submission(submission_id: str) -> Response:
 @bp.get("/v1/ops/failed")
 def list_failed() -> Response:
     query = _load(FailedQuerySchema(), request.args.to_dict())
-    items = _reprocessor().failed(_filters(query), limit=query.get("limit"))
+    items = _reprocessor().failed(FailedFilter.from_options(query), limit=query.get("limit"))
     return jsonify([item.to_dict() for item in items])
 
 
@@ -100,21 +101,21 @@ def replay() -> Response:
     return _bulk(lambda reprocessor, ids: reprocessor.replay(ids))
 
 
-def _bulk(operation) -> Response:
+def _bulk(operation: Callable[[Reprocessor, list[str]], Report]) -> Response:
     body = _load(BulkRequestSchema(), _json_body())
     reprocessor = _reprocessor()
-    ids = body.get("ids") or [item.id for item in reprocessor.failed(_filters(body["filters"]))]
+    ids = body.get("ids") or [item.id for item in reprocessor.failed(FailedFilter.from_options(body["filters"]))]
     return jsonify(operation(reprocessor, ids).to_dict())
 
 
 @bp.post("/v1/ops/submissions/<submission_id>/discard")
 def discard(submission_id: str) -> Response:
     body = _load(DiscardRequestSchema(), _json_body())
-    problem = _reprocessor().discard(submission_id, body["reason"])
-    if problem == "no such submission":
-        raise NotFound(f"There is no submission {submission_id!r}.")
-    if problem:
-        raise Conflict(f"Cannot discard {submission_id}: {problem}.")
+    outcome = _reprocessor().discard(submission_id, body["reason"])
+    if isinstance(outcome, Skipped):
+        if outcome.kind is SkipReason.NO_SUCH_SUBMISSION:
+            raise _no_submission(submission_id)
+        raise Conflict(f"Cannot discard {submission_id}: {outcome.detail}.")
     return jsonify(discarded=submission_id)
 
 

@@ -6,7 +6,11 @@ from typing import Any
 
 from marshmallow import EXCLUDE, RAISE, Schema, ValidationError, fields, validate, validates_schema
 
-ERROR_CLASSES = ("unavailable", "rejected", "auth", "not_found", "quota", "read_refused", "invalid_lead", "crashed")
+from core.vocabulary import ErrorClass, SubmissionStatus
+
+# In the enums' order, which the OpenAPI document and ``leadgate failed --help`` show.
+ERROR_CLASSES = tuple(error_class.value for error_class in ErrorClass)
+STATUSES = tuple(status.value for status in SubmissionStatus)
 
 
 class WholeNumber(fields.Integer):
@@ -99,9 +103,7 @@ class SubmissionSchema(Schema):
 
     id = fields.String()
     source = fields.String()
-    status = fields.String(
-        validate=validate.OneOf(["received", "queued", "delivered", "duplicate", "deferred", "failed", "discarded"])
-    )
+    status = fields.String(validate=validate.OneOf(STATUSES))
     account = fields.String()
     lead_id = fields.String(allow_none=True)
     rotor_result = fields.String(allow_none=True)

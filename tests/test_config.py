@@ -18,7 +18,7 @@ def test_defaults_match_the_interface() -> None:
     assert config.rotor_api_key is None and config.admin_token is None
     assert config.rotor_daily_limit == 1000
     assert config.default_phone_region == "US"
-    assert config.meta_graph_url == "https://graph.facebook.com/v21.0"
+    assert config.sources["meta"].settings["graph_url"] == "https://graph.facebook.com/v21.0"
     assert config.forms == {}
 
 
@@ -112,3 +112,81 @@ def test_two_accounts_with_one_rotor_key_are_refused(tmp_path, env: dict, messag
     assert "k1" not in str(caught.value) and "k2" not in str(caught.value)  # the key itself stays secret
     distinct = Config.from_env({"LEADGATE_CONFIG": str(path), "ROTOR_API_KEY": "k0", "ACME_KEY": "k1"})
     assert distinct.account("acme").api_key == "k1" and distinct.account("globex").api_key is None
+
+
+KNOWN_SOURCE_SETTINGS = (
+    "access_token_env, account, api_url, deliver_test_leads, fields, id_path, secret_env, signature_encoding, "
+    "signature_header, signature_prefix, source, tags, type"
+)
+
+
+@pytest.mark.parametrize(
+    ("toml", "message"),
+    [
+        ("[sources]\nx = 1", "sources.x: must be a table named with letters"),
+        (
+            "[sources.x]\ntype = 'fax'",
+            "sources.x.type must be one of meta, google, tiktok, linkedin, typeform, generic",
+        ),
+        ("[sources.tiktok]\nsecret_env = 'T'", "sources.tiktok.type must be one of meta, google, tiktok"),
+        (
+            "[sources.x]\ntype = 'tiktok'\ncolour = 'red'",
+            f"sources.x.colour: unknown setting (known: {KNOWN_SOURCE_SETTINGS})",
+        ),
+        ("[sources.x]\ntype = 'tiktok'", "sources.x.secret_env must name the environment variable holding its secret"),
+        ("[sources.x]\ntype = 'tiktok'\nsecret_env = 'T'\ntags = 'a'", "sources.x.tags must be a list of non-empty"),
+        (
+            "[sources.x]\ntype = 'tiktok'\nsecret_env = 'T'\naccount = ' '",
+            "sources.x.account must be a non-empty string",
+        ),
+        (
+            "[sources.x]\ntype = 'typeform'\nsecret_env = 'T'\ndeliver_test_leads = 1",
+            "sources.x.deliver_test_leads must",
+        ),
+        (
+            "[sources.x]\ntype = 'linkedin'\nsecret_env = 'T'\napi_url = 5",
+            "sources.x.api_url must be a non-empty string",
+        ),
+        ("[sources.meta]\naccount = 'acme'", "sources.meta.account: no account named 'acme'"),
+        ("[sources.x]\ntype = 'generic'\nsecret_env = 'T'", "sources.x.fields must map Rotor fields to payload paths"),
+        (
+            "[sources.x]\ntype = 'generic'\nsecret_env = 'T'\nsignature_encoding = 'rot13'\nfields = {name = 'n'}",
+            "sources.x.signature_encoding must be hex or base64",
+        ),
+        (
+            "[sources.x]\ntype = 'generic'\nsecret_env = 'T'\nid_path = ''\nfields = {name = 'n'}",
+            "sources.x.id_path must be a non-empty string",
+        ),
+        (
+            "[sources.x]\ntype = 'generic'\nsecret_env = 'T'\nsignature_prefix = 1\nfields = {name = 'n'}",
+            "sources.x.signature_prefix must be a non-empty string",
+        ),
+    ],
+)
+def test_invalid_source_settings_name_the_setting(tmp_path, toml: str, message: str) -> None:
+    path = tmp_path / "bad.toml"
+    path.write_text(toml)
+    with pytest.raises(ConfigError) as caught:
+        Config.from_env({"LEADGATE_CONFIG": str(path)})
+    assert str(caught.value).startswith(f"LEADGATE_CONFIG: {message}")
+
+
+def test_a_platform_variable_is_checked_even_with_no_source_using_it() -> None:
+    with pytest.raises(ConfigError) as caught:
+        Config.from_env({"META_GRAPH_URL": "graph.facebook.com"})
+    assert str(caught.value) == "META_GRAPH_URL: 'graph.facebook.com' is not a http/https URL"
+
+
+def test_meta_and_google_exist_without_a_table_and_answer_only_with_their_secret() -> None:
+    config = Config.from_env({"META_APP_SECRET": " s1 ", "GOOGLE_LEAD_FORM_KEY": "k2"})
+    assert [(s.name, s.type, s.secret_env, s.secret) for s in config.sources.values()] == [
+        ("meta", "meta", "META_APP_SECRET", "s1"),
+        ("google", "google", "GOOGLE_LEAD_FORM_KEY", "k2"),
+    ]
+    assert "s1" not in repr(config) and "k2" not in repr(config)
+
+
+def test_an_empty_signature_prefix_is_allowed(tmp_path) -> None:
+    path = tmp_path / "ok.toml"
+    path.write_text("[sources.x]\ntype = 'generic'\nsecret_env = 'T'\nsignature_prefix = ''\nfields = {name = 'n'}")
+    assert Config.from_env({"LEADGATE_CONFIG": str(path), "T": "t"}).sources["x"].secret == "t"

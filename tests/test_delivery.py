@@ -13,8 +13,7 @@ from core.store.submissions import SubmissionStore
 from core.vocabulary import SubmissionStatus
 from ops.reprocess import Reprocessor
 from tests.conftest import DRAIN_JOB, inbox, queued_functions
-from workers import context
-from workers import deliver as deliver_module
+from workers import context, settle
 from workers.batch import BATCH_SIZE
 from workers.deliver import Delivery
 
@@ -164,7 +163,7 @@ def test_a_rate_limit_answered_just_after_the_reset_marks_the_day_it_was_counted
     rotor.upsert_lead = answered_a_second_later
     delivery = Delivery(redis_conn, ctx, submission_id)
     delivery.ledger = ledger = QuotaLedger(redis_conn, reset_utc="00:00", clock=lambda: now[0])
-    assert delivery.run() == "deferred until 2026-11-24T00:00:00+00:00"
+    assert str(delivery.run()) == "deferred until 2026-11-24T00:00:00+00:00"
     ctx.close()
     assert redis_conn.hexists(keys.quota("default", "20261123T0000"), "exhausted")
     assert not ledger.status("default", 1000).exhausted  # the day just begun is untouched
@@ -173,7 +172,7 @@ def test_a_rate_limit_answered_just_after_the_reset_marks_the_day_it_was_counted
 def test_an_outage_costs_one_retry_cycle_per_person_not_per_submission(
     client, deliver, redis_conn, sandbox, monkeypatch
 ) -> None:
-    monkeypatch.setattr(deliver_module, "BACKOFF_SLACK_SECONDS", 1)
+    monkeypatch.setattr(settle, "BACKOFF_SLACK_SECONDS", 1)
     ids = [submit(client, message=f"message {n}") for n in range(3)]
     sandbox.faults(fail_rate=1.0)
     deliver()

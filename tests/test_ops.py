@@ -13,7 +13,7 @@ from core.store import keys
 from core.store.submissions import SubmissionStore
 from core.vocabulary import SubmissionStatus
 from leadgate import main
-from ops.reprocess import Reprocessor
+from ops.reprocess import Done, Reprocessor, Skipped, SkipReason
 from service.ops_schemas import ERROR_CLASSES
 from tests.conftest import ADMIN_TOKEN
 from workers import context
@@ -256,6 +256,39 @@ def test_retry_says_why_it_skips_and_exits_1(client, deliver, redis_conn, cli) -
     assert f"skipped {submission_id}: not failed (it is queued)" in result.stdout
     assert "skipped nope: no such submission" in result.stdout
     assert cli("failed", "retry").exit_code == 2  # neither ids nor --all
+
+
+def test_each_outcome_says_what_happened_as_a_kind(client, deliver, redis_conn, sandbox, config) -> None:
+    failed_id = failed_submission(client, deliver, sandbox)
+    waiting_id = client.post("/v1/forms/contact", json={"name": "Bo Li", "phone": "2015550199"}).json["submission_id"]
+    report = Reprocessor(redis_conn, config).retry([failed_id, waiting_id, "nope"])
+    assert report.outcomes == (
+        Done(failed_id),
+        Skipped(waiting_id, SkipReason.NOT_FAILED, "not failed (it is queued)"),
+        Skipped("nope", SkipReason.NO_SUCH_SUBMISSION, "no such submission"),
+    )
+    (still_waiting,) = Reprocessor(redis_conn, config).replay([waiting_id]).outcomes
+    assert isinstance(still_waiting, Skipped) and still_waiting.kind is SkipReason.STILL_WAITING
+
+
+def test_replay_of_a_form_no_longer_configured_is_skipped_as_such(client, deliver, redis_conn, sandbox, config):
+    submission_id = failed_submission(client, deliver, sandbox)
+    without_the_form = Config(**{**config.__dict__, "forms": {}})
+    (outcome,) = Reprocessor(redis_conn, without_the_form).replay([submission_id]).outcomes
+    assert outcome == Skipped(submission_id, SkipReason.NOT_CONFIGURED, "form 'contact' is no longer configured")
+    assert record(redis_conn, submission_id).status is SubmissionStatus.FAILED
+
+
+def test_ops_api_discard_answers_404_for_an_unknown_id_and_409_once_settled(client, deliver) -> None:
+    missing = client.post("/v1/ops/submissions/nope/discard", json={"reason": "spam"}, headers=AUTH)
+    assert (missing.status_code, missing.json["message"]) == (404, "There is no submission 'nope'.")
+    submission_id = client.post("/v1/forms/contact", json=ANN).json["submission_id"]
+    deliver()
+    settled = client.post(f"/v1/ops/submissions/{submission_id}/discard", json={"reason": "spam"}, headers=AUTH)
+    assert (settled.status_code, settled.json["message"]) == (
+        409,
+        f"Cannot discard {submission_id}: already delivered.",
+    )
 
 
 def test_discard_and_filters(client, deliver, redis_conn, sandbox, cli) -> None:

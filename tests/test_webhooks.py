@@ -1,5 +1,6 @@
 """/v1/webhooks/<source>: every platform's signed sample, refusals, replays, malformed bodies; Meta's and
-LinkedIn's lead reads against a local stand-in over real HTTP; Meta and Google end to end."""
+LinkedIn's lead reads against a local stand-in over real HTTP; Meta and Google end to end; a platform
+that is one module (a Source registered by the test) served and read by the same generic code."""
 
 from __future__ import annotations
 
@@ -10,19 +11,24 @@ from typing import Any
 
 import httpx
 import pytest
-from flask import Flask, jsonify
+from flask import Flask, jsonify, request
+from marshmallow import ValidationError, pre_load
 from werkzeug.serving import make_server
 
 from core.config import Config
+from core.errors import LeadReadRefused
+from core.sources import registry
+from core.sources.common import PlatformLeadSchema, Unreadable, lead_data, read_or_unreadable, text_at
+from core.sources.incoming import Incoming, unreadable
+from core.sources.signatures import secrets_equal
+from core.sources.source import LeadAnswer, LeadRequest, Setting, Source, SourceConfig, WebhookRequest, require_proof
 from core.store.submissions import SubmissionStore
 from core.vocabulary import SubmissionStatus
 from ops.reprocess import Reprocessor
 from service.app import create_app
 from tests.conftest import DRAIN_JOB, inbox, queued_functions, wait_for
 from tests.sources import samples
-from tests.sources.samples import SECRET, json_body
-
-VERIFY_TOKEN = "verify-me"
+from tests.sources.samples import SECRET, VERIFY_TOKEN, json_body
 
 
 class PlatformStub:
@@ -31,6 +37,7 @@ class PlatformStub:
     def __init__(self) -> None:
         self.leads: dict[str, Any] = {}
         self.error: tuple[int, dict] | None = None
+        self.authorizations: list[str | None] = []
         app = Flask("platform-stub")
         app.add_url_rule("/v21.0/<lead_id>", view_func=self._answer)
         app.add_url_rule("/rest/leadFormResponses/<lead_id>", view_func=self._answer)
@@ -39,6 +46,7 @@ class PlatformStub:
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
 
     def _answer(self, lead_id: str):
+        self.authorizations.append(request.headers.get("Authorization"))
         if self.error:
             return jsonify(self.error[1]), self.error[0]
         if lead_id not in self.leads:
@@ -58,17 +66,8 @@ def platforms() -> Iterator[PlatformStub]:
 def hooks_config(config: Config, platforms: PlatformStub) -> Config:
     platforms.leads.clear()
     platforms.error = None
-
-    sources = samples.webhook_sources(platforms.url)
-    return Config(
-        **{
-            **config.__dict__,
-            "sources": sources,
-            "meta_verify_token": VERIFY_TOKEN,
-            "meta_access_token": "page-token",
-            "meta_graph_url": f"{platforms.url}/v21.0",
-        }
-    )
+    platforms.authorizations.clear()
+    return Config(**{**config.__dict__, "sources": samples.webhook_sources(platforms.url)})
 
 
 @pytest.fixture
@@ -396,3 +395,97 @@ def test_meta_and_google_leads_end_to_end_through_web_and_worker(processes, sand
     assert by_name["Meta Person"]["phone"] == "+12015550177" and by_name["Meta Person"]["lead_source"] == "meta"
     assert by_name["Ann Lee"]["email"] == "ann.lee@example.com" and by_name["Ann Lee"]["lead_source"] == "google-ads"
     assert "google-ads" in by_name["Ann Lee"]["tags"]
+
+
+@pytest.mark.parametrize("name", [n for n in SOURCES if n != "google"])
+def test_an_unsigned_body_is_401_before_it_is_read_as_json(hooks, name: str) -> None:
+    assert send(hooks, name, body=b"{not json", headers={}).status_code == 401
+
+
+class ChatLeadSchema(PlatformLeadSchema):
+    default_source = "chatbot"
+    base_tags = ("chatbot",)
+
+    @pre_load
+    def _map(self, data: Any, **kwargs: Any) -> dict[str, Any]:
+        answers = [
+            ("name", "Name", text_at(data, "contact.name") or ""),
+            ("phone", "Phone", text_at(data, "contact.tel") or ""),
+        ]
+        return lead_data(answers, {"lead_id": text_at(data, "id")})
+
+
+def _lead_id(payload: Any) -> str:
+    lead_id = text_at(payload, "lead.id")
+    if not lead_id:
+        raise ValidationError({"lead.id": ["A notification names its lead."]})
+    return lead_id
+
+
+class ChatBot(Source):
+    """A platform as the next ones will be (PollyBot, Kommo): a token in the URL, a lead id in the
+    body, the lead read by id with a bearer token."""
+
+    type = "chatbot"
+    schema_class = ChatLeadSchema
+    settings = (Setting("access_token", "secret", key="access_token_env"), Setting("api_url", "text", key="api_url"))
+
+    def authenticate(self, source: SourceConfig, request: WebhookRequest) -> None:
+        require_proof(secrets_equal(request.args.get("token"), source.secret or ""), "token")
+
+    def parse(self, source: SourceConfig, request: WebhookRequest, schema: PlatformLeadSchema) -> list[Incoming]:
+        lead_id = read_or_unreadable(_lead_id, request.payload)
+        if isinstance(lead_id, Unreadable):
+            return [unreadable(lead_id, "chatbot notification")]
+        return [self.announced(lead_id, request.payload, lead_id)]
+
+    def read_request(self, source: SourceConfig, lead_id: str) -> LeadRequest:
+        headers = {"Authorization": f"Bearer {source.settings['access_token']}"}
+        return LeadRequest(f"{source.settings['api_url']}/{lead_id}", "ChatBot", headers=headers)
+
+    def read_answer(self, answer: LeadAnswer) -> dict[str, Any]:
+        if answer.status != 200:
+            raise LeadReadRefused(f"ChatBot answered {answer.status}", http_status=answer.status)
+        return answer.payload
+
+
+@pytest.fixture
+def chatbot(config: Config, platforms: PlatformStub, monkeypatch: pytest.MonkeyPatch) -> Config:
+    monkeypatch.setitem(registry.SOURCES, "chatbot", ChatBot())
+    platforms.leads.clear()
+    platforms.error = None
+    platforms.authorizations.clear()
+    settings = {"access_token": "bot-token", "api_url": f"{platforms.url}/rest/leadFormResponses"}
+    bot = SourceConfig(name="bot", type="chatbot", secret="url-token", secret_env="X", settings=settings)
+    return Config(**{**config.__dict__, "sources": {"bot": bot}})
+
+
+@pytest.fixture
+def chatbot_client(chatbot: Config):
+    app = create_app(chatbot)
+    yield app.test_client()
+    app.extensions["leadgate"].connection.close()
+
+
+def test_a_platform_that_is_one_module_is_served_read_and_delivered(
+    chatbot, chatbot_client, deliver, redis_conn, sandbox, platforms
+) -> None:
+    client = chatbot_client
+    notification = {"event": "lead.created", "lead": {"id": "L7"}}
+    assert client.post("/v1/webhooks/bot?token=guess", json=notification).status_code == 401
+    assert client.get("/v1/webhooks/bot?token=url-token").status_code == 404  # no GET handshake
+    response = client.post("/v1/webhooks/bot?token=url-token", json=notification)
+    assert response.status_code == 200
+    (submission_id,) = response.json["submission_ids"]
+    assert SubmissionStore(redis_conn).get(submission_id).read_ref == "chatbot:L7"
+    unread = client.post("/v1/webhooks/bot?token=url-token", json={"event": "lead.created"})
+    failed = SubmissionStore(redis_conn).get(unread.json["submission_ids"][0])
+    assert failed.status is SubmissionStatus.FAILED and "lead.id" in failed.error
+
+    platforms.leads["L7"] = {"id": "L7", "contact": {"name": "Bot Person", "tel": "+12015550188"}}
+    deliver(sources=chatbot.sources)
+    record = SubmissionStore(redis_conn).get(submission_id)
+    assert record.status is SubmissionStatus.DELIVERED, record.error
+    assert platforms.authorizations == ["Bearer bot-token"]
+    (lead,) = sandbox.leads()
+    assert (lead["name"], lead["lead_source"]) == ("Bot Person", "chatbot") and "chatbot" in lead["tags"]

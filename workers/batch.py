@@ -10,7 +10,7 @@ person) becomes a job of its own.
 
 No submission is left behind by a batch:
 
-* The take (``TAKE_SCRIPT``) is one script, so no other client sees a half-taken batch: the ids
+* The take (``core.store.inbox``) is one script, so no other client sees a half-taken batch: the ids
   leave the inbox, get this job as their ``job_id``, enter the waiting index and are listed under
   ``keys.batch(job id)``.
 * A run cut short (RQ's timeout, Redis gone) gives back to the inbox what it had not started; the
@@ -27,62 +27,22 @@ import time
 
 import redis
 from redis import Redis
-from rq import Queue, Retry, get_current_job
+from rq import Queue, get_current_job
 from rq.job import Job
 from rq.timeouts import JobTimeoutException
 
 from core import logs
-from core.errors import DeliveryError
 from core.store import keys
-from core.store.intake import DRAIN_CLAIM_SECONDS
+from core.store.inbox import Inbox
 from core.store.jobs import mark_drain_pending, queue_drain
 from core.store.submissions import DeliveryState
 from workers import context, recovery
 from workers.deliver import Delivery, SubmissionMissing
+from workers.outcome import Failed, RunsAgain
 
 log = logging.getLogger(__name__)
 
 BATCH_SIZE = 50
-# KEYS: the inbox, DRAIN_PENDING, the waiting index, the batch list. ARGV: the job id, the batch
-# size, now, the batch list's TTL, the submission key prefix, DRAIN_PENDING's claim TTL, then the fields
-# of DeliveryState (status first). Returns the ids taken, their DeliveryState rows, then 1 if the
-# caller must queue another drain job for what is left. An id whose record is gone (deleted by
-# hand) or already settled (merged into a delivery of its person meanwhile) is dropped.
-TAKE_SCRIPT = """
-redis.call('DEL', KEYS[2])
-local ids = redis.call('LPOP', KEYS[1], ARGV[2]) or {}
-local taken, rows = {}, {}
-local waiting = {queued = true, received = true, deferred = true}
-for _, id in ipairs(ids) do
-  local row = redis.call('HMGET', ARGV[5] .. id, unpack(ARGV, 7))
-  if row[1] and waiting[row[1]] then
-    redis.call('HSET', ARGV[5] .. id, 'job_id', ARGV[1])
-    redis.call('ZADD', KEYS[3], ARGV[3], id)
-    taken[#taken + 1] = id
-    rows[#rows + 1] = row
-  end
-end
-if #taken > 0 then
-  redis.call('RPUSH', KEYS[4], unpack(taken))
-  redis.call('EXPIRE', KEYS[4], ARGV[4])
-end
-local more = 0
-if redis.call('LLEN', KEYS[1]) > 0 and redis.call('SET', KEYS[2], '1', 'NX', 'EX', ARGV[6]) then more = 1 end
-return {taken, rows, more}
-"""
-# Back to the head of the inbox, in order, as if never taken (and off the batch list, so the
-# failure callback leaves them alone). Only ids still on this batch's list: giving back twice,
-# or after the callback handed them on, changes nothing. KEYS: the inbox, the waiting index, the
-# batch list.
-GIVE_BACK_SCRIPT = """
-for i = #ARGV, 2, -1 do
-  if redis.call('LREM', KEYS[3], 0, ARGV[i]) > 0 then
-    redis.call('LPUSH', KEYS[1], ARGV[i])
-    redis.call('HDEL', ARGV[1] .. ARGV[i], 'job_id')
-    redis.call('ZREM', KEYS[2], ARGV[i])
-  end
-end
-"""
 
 
 def deliver_inbox() -> str:
@@ -104,8 +64,7 @@ class Drain:
         self.ctx = ctx
         self.job = job
         self.queue = Queue(job.origin, connection=connection)
-        self._take = connection.register_script(TAKE_SCRIPT)
-        self._give_back = connection.register_script(GIVE_BACK_SCRIPT)
+        self.inbox = Inbox(connection)
 
     def run(self) -> dict[str, int]:
         batch = self.take()
@@ -137,28 +96,17 @@ class Drain:
 
     def take(self) -> dict[str, DeliveryState | None]:
         """The next batch's ids, in inbox order, with their delivery states."""
-        script_keys = [keys.INBOX, keys.DRAIN_PENDING, keys.WAITING_INDEX, keys.batch(self.job.id)]
-        # The list outlives any wait for the failure callback (a dead worker's job is noticed only
-        # once a live worker's maintenance runs); a run that ends, or its callback, deletes it.
-        args = [
-            self.job.id,
-            BATCH_SIZE,
-            time.time(),
-            self.ctx.config.retention_seconds,
-            keys.submission(""),
-            DRAIN_CLAIM_SECONDS,
-            *DeliveryState.FIELDS,
-        ]
-        taken, rows, more = self._take(keys=script_keys, args=args)
-        if more:
+        # The batch list outlives any wait for the failure callback (a dead worker's job is noticed
+        # only once a live worker's maintenance runs); a run that ends, or its callback, deletes it.
+        batch = self.inbox.take(self.job.id, size=BATCH_SIZE, batch_ttl_seconds=self.ctx.config.retention_seconds)
+        if batch.drain_wanted:
             queue_drain(self.queue, self.ctx.config)  # the next worker starts on the rest now
-        return {raw.decode(): DeliveryState.from_row(row) for raw, row in zip(taken, rows, strict=True)}
+        return batch.states
 
     def give_back(self, ids: list[str]) -> None:
         if not ids:
             return
-        script_keys = [keys.INBOX, keys.WAITING_INDEX, keys.batch(self.job.id)]
-        self._give_back(keys=script_keys, args=[keys.submission(""), *ids])
+        self.inbox.give_back(self.job.id, ids)
         if mark_drain_pending(self.connection):
             queue_drain(self.queue, self.ctx.config)
 
@@ -168,8 +116,6 @@ class Drain:
             outcome = Delivery(self.connection, self.ctx, submission_id, state).run()
         except JobTimeoutException:
             raise  # the batch is out of time: run() gives back the rest, the callback carries this one on
-        except DeliveryError:
-            return "failed"  # recorded as failed before it was raised
         except SubmissionMissing as exc:
             log.warning("%s", exc)
             return "missing"
@@ -177,17 +123,18 @@ class Drain:
             log.exception("delivery run interrupted")
             recovery.recover_interrupted(self.connection, submission_id, self.job, type(exc), exc)
             return "interrupted"
-        if isinstance(outcome, Retry):
-            # What RQ would have done with this job's Retry: run it again after the interval.
-            delay = int(outcome.intervals[0]) if outcome.intervals else 0
+        log.info("delivery run ended: %s", outcome)
+        if isinstance(outcome, Failed):
+            return "failed"
+        if isinstance(outcome, RunsAgain):
+            # What RQ does with a job of its own that must run again: a new run after the delay.
             recovery.requeue(
                 self.connection,
                 submission_id,
                 self.job.id,
                 self.queue.name,
                 "runs again in a job of its own",
-                delay=delay,
+                delay=outcome.delay,
             )
             return "to run again"
-        log.info("delivery run ended: %s", outcome)
         return "ran"

@@ -13,11 +13,12 @@ from dataclasses import dataclass, field
 import httpx
 
 from core import metrics
-from core.config import Config, SourceConfig
+from core.config import Config
 from core.errors import ConfigError
 from core.rotor import RotorClient
 from core.sources.common import PlatformLeadSchema
 from core.sources.registry import schema_for
+from core.sources.source import SourceConfig
 from core.store.quota import Budget
 from workers.reads import LeadReader
 from workers.retry import RetryPolicy
@@ -63,13 +64,13 @@ class DeliveryContext:
     def reader(self) -> LeadReader:
         """The platform lead reader (Meta Graph, LinkedIn), created on first use."""
         if self._reader is None:
-            self._reader = LeadReader(self.config)
+            self._reader = LeadReader()
         return self._reader
 
     def schema(self, source: SourceConfig) -> PlatformLeadSchema:
         """The source's lead schema, built on first use: lead reads load every announced lead through it."""
         if source.name not in self._schemas:
-            self._schemas[source.name] = schema_for(source, self.config)
+            self._schemas[source.name] = schema_for(source, phone_region=self.config.default_phone_region)
         return self._schemas[source.name]
 
     def budget(self, account: str) -> Budget:

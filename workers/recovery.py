@@ -28,6 +28,7 @@ from __future__ import annotations
 import time
 from datetime import UTC, datetime, timedelta
 from types import TracebackType
+from typing import cast
 
 import redis
 from redis import Redis
@@ -36,11 +37,13 @@ from rq.exceptions import AbandonedJobError
 from rq.job import Job
 
 from core.store import keys
+from core.store.connection import text
 from core.store.jobs import DRAIN_JOB, enqueue_redelivery
 from core.store.submissions import SubmissionStore
-from core.vocabulary import WAITING
+from core.vocabulary import WAITING, ErrorClass
 from workers import context
-from workers.deliver import Delivery
+from workers.outcome import Failed, Run
+from workers.settle import Settler
 
 # A waiting submission is looked at once it has not changed (or been looked at) for this long:
 # longer than a job can run, so a job that is merely slow is never taken for a stranded one.
@@ -56,7 +59,7 @@ def recover_failed_run(
 ) -> None:
     """RQ's failure callback for delivery and drain jobs: carry on each submission the run left."""
     if job.func_name == DRAIN_JOB:
-        submission_ids = [raw.decode() for raw in connection.lrange(keys.batch(job.id), 0, -1)]
+        submission_ids = [text(raw) for raw in connection.lrange(keys.batch(job.id), 0, -1)]
     else:
         submission_ids = [job.args[0]]
     for submission_id in submission_ids:
@@ -75,13 +78,14 @@ def recover_interrupted(
         requeue(connection, submission_id, job.id, job.origin, f"worker died while running {job.id}")
         return
     reason = f"delivery run interrupted: {exc_type.__name__}: {exc_value}".rstrip(": ")
-    delivery = Delivery(connection, context.current(), submission_id)
+    ctx = context.current()
     failures = connection.hincrby(keys.submission(submission_id), "failures", 1)
-    policy = delivery.ctx.retry_policy
+    policy = ctx.retry_policy
     if failures >= policy.max_attempts:
-        state = delivery.store.delivery_state(submission_id)
+        settler = Settler(connection, ctx)
+        state = settler.store.delivery_state(submission_id)
         assert state is not None, "read above"
-        delivery.record_failure(state, reason, "crashed")
+        settler.settle(Run(submission_id, state), Failed(reason, ErrorClass.CRASHED))
         return
     delay = policy.backoff(failures)
     requeue(connection, submission_id, job.id, job.origin, f"{reason}; retrying in {delay}s", delay=delay)
@@ -92,12 +96,12 @@ def current_job(connection: Redis, submission_id: str) -> str | None:
     return _carrier(connection.hmget(keys.submission(submission_id), CARRIER_FIELDS))
 
 
-def _carrier(row: list[bytes | None]) -> str | None:
+def _carrier(row: list[bytes | str | None]) -> str | None:
     """``current_job`` from a record's ``CARRIER_FIELDS``."""
     status, job_id = row
-    if status is None or status.decode() not in WAITING:
+    if status is None or text(status) not in WAITING:
         return None
-    return job_id.decode() if job_id else ""
+    return text(job_id) if job_id else ""
 
 
 def requeue(
@@ -149,8 +153,9 @@ def sweep_stranded(connection: Redis, *, now: float | None = None) -> list[str]:
     (settled, or their record gone) leave it.
     """
     now = time.time() if now is None else now
-    stale = connection.zrangebyscore(keys.WAITING_INDEX, "-inf", now - STRANDED_AFTER_SECONDS, start=0, num=SWEEP_BATCH)
-    ids = [raw.decode() for raw in stale]
+    oldest = now - STRANDED_AFTER_SECONDS
+    stale = connection.zrangebyscore(keys.WAITING_INDEX, "-inf", oldest, start=0, num=SWEEP_BATCH)
+    ids = [text(raw) for raw in cast(list[bytes], stale)]  # members only: no scores asked for
     if not ids:
         return []
     with connection.pipeline(transaction=False) as pipe:

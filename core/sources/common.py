@@ -15,26 +15,13 @@ from typing import Any, ClassVar, TypeVar
 
 from marshmallow import EXCLUDE, ValidationError, fields, post_load
 
-from core.lead import LeadSchema, rotor_body
+from core.lead import PERSON_FIELDS, LeadSchema, rotor_body
 from core.sources.forms import flatten_value, paragraph
 
 # One answer as a platform hands it over: (role, label, value). The role is a person field below, a
 # name part, a work fallback, or None for a question that only belongs in the notes under its label.
 Answer = tuple[str | None, str, str]
 
-PERSON_FIELDS = (
-    "name",
-    "email",
-    "phone",
-    "address_street1",
-    "address_street2",
-    "address_city",
-    "address_state",
-    "address_zip",
-    "address_country",
-    "service_type",
-    "notes",
-)
 NAME_PARTS = ("first_name", "last_name")
 # B2B forms ask for a work address or number; it still reaches the person when no personal one was given.
 WORK_FALLBACKS = {"work_email": "email", "work_phone": "phone"}

@@ -12,11 +12,10 @@ import functools
 import json
 import re
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Protocol
 
 from marshmallow import EXCLUDE, fields, post_load, pre_load
 
-from core.config import FormConfig
 from core.lead import LeadSchema, rotor_body, truncate
 
 ALIASES: dict[str, tuple[str, ...]] = {
@@ -62,6 +61,7 @@ IGNORED = (
     "submit",
 )
 EXTRA_VALUE_LIMIT = 200
+
 
 _FIELD_BY_ALIAS = {alias: field for field, aliases in ALIASES.items() for alias in aliases}
 _SEPARATORS = re.compile(r"[\s\-.]+")
@@ -114,7 +114,24 @@ def split_fields(raw: Mapping[str, Any], *, honeypot_field: str) -> tuple[dict, 
     return lead, attribution, extra
 
 
-def is_bot(raw: Mapping[str, Any], form: FormConfig) -> bool:
+class FormRules(Protocol):
+    """What the mapping reads of a form's configuration (``core.config.FormConfig``)."""
+
+    @property
+    def honeypot_field(self) -> str: ...
+    @property
+    def tags(self) -> tuple[str, ...]: ...
+    @property
+    def source(self) -> str: ...
+    @property
+    def service_type(self) -> str | None: ...
+    @property
+    def stage(self) -> str | None: ...
+    @property
+    def priority(self) -> str | None: ...
+
+
+def is_bot(raw: Mapping[str, Any], form: FormRules) -> bool:
     """True when the honeypot field, invisible to people, was filled in."""
     wanted = fold_key(form.honeypot_field)
     return any(fold_key(k) == wanted and flatten_value(v) for k, v in raw.items())
@@ -130,7 +147,7 @@ class WebsiteFormSchema(LeadSchema):
     attribution = fields.Dict(load_default=dict)
     extra = fields.Dict(load_default=dict)
 
-    def __init__(self, *, form: FormConfig, phone_region: str = "US") -> None:
+    def __init__(self, *, form: FormRules, phone_region: str = "US") -> None:
         super().__init__(phone_region=phone_region)
         self.form = form
 

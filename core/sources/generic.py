@@ -3,8 +3,8 @@
 Many platforms POST one JSON object per lead (Thumbtack's ``{event, data}``, Angi's flat body, in-house
 systems). For those, where each person field sits in the body is the whole mapping: ``field_map`` gives
 the dotted path of each Rotor field, ``id_path`` the platform's own lead id for idempotency, and a
-``SignatureScheme`` the HMAC header it signs with. What the map does not use is kept: unmapped
-top-level values go to the notes. Pure: no I/O.
+``SignatureScheme`` the HMAC header it signs with, all set in its ``[sources.<name>]`` table. What the
+map does not use is kept: unmapped top-level values go to the notes. Pure: no I/O.
 """
 
 from __future__ import annotations
@@ -22,15 +22,25 @@ from core.sources.common import (
     PlatformLeadSchema,
     exact_id,
     lead_data,
+    read_or_unreadable,
     readable_label,
     require_object,
     resolve_path,
     text_at,
 )
 from core.sources.forms import flatten_value
+from core.sources.incoming import Incoming, with_answers
 from core.sources.signatures import verify_base64_signature, verify_hex_signature
+from core.sources.source import Setting, Source, SourceConfig, WebhookRequest, require_signature
 
 MAPPABLE_FIELDS = (*PERSON_FIELDS, *NAME_PARTS)
+SIGNATURE_HEADER = Setting("signature_header", "text", key="signature_header", default="X-Signature")
+SIGNATURE_ENCODING = Setting(
+    "signature_encoding", "choice", key="signature_encoding", default="hex", choices=("hex", "base64")
+)
+SIGNATURE_PREFIX = Setting("signature_prefix", "text", key="signature_prefix", default="sha256=", allow_empty=True)
+ID_PATH = Setting("id_path", "text", key="id_path", default="id")
+FIELDS = Setting("fields", "paths", key="fields")
 
 
 @dataclass(frozen=True)
@@ -85,3 +95,37 @@ class GenericSourceSchema(PlatformLeadSchema):
         ]
         attribution = {self.id_path: exact_id(resolve_path(payload, self.id_path), self.id_path)}
         return lead_data([*mapped, *unmapped], attribution)
+
+
+class GenericSource(Source):
+    """A platform described by configuration: its signature header and where each field sits."""
+
+    type = "generic"
+    schema_class = GenericSourceSchema
+    settings = (SIGNATURE_HEADER, SIGNATURE_ENCODING, SIGNATURE_PREFIX, ID_PATH, FIELDS)
+
+    def authenticate(self, source: SourceConfig, request: WebhookRequest) -> None:
+        settings = source.settings
+        scheme = SignatureScheme(
+            settings[SIGNATURE_HEADER.name], settings[SIGNATURE_ENCODING.name], settings[SIGNATURE_PREFIX.name]
+        )
+        require_signature(source, request, scheme.header, scheme.verify)
+
+    def parse(self, source: SourceConfig, request: WebhookRequest, schema: PlatformLeadSchema) -> list[Incoming]:
+        payload = request.payload
+        assert isinstance(schema, GenericSourceSchema)
+        return [
+            with_answers(schema, payload, read_or_unreadable(schema.idempotency_key, payload), f"{source.name} lead")
+        ]
+
+    def schema(self, source: SourceConfig, *, phone_region: str) -> GenericSourceSchema:
+        return GenericSourceSchema(
+            field_map=source.settings[FIELDS.name],
+            id_path=source.settings[ID_PATH.name],
+            source=source.source or source.name,  # no platform name to default to: the source's own
+            tags=source.tags,
+            phone_region=phone_region,
+        )
+
+
+SOURCE = GenericSource()

@@ -1,7 +1,7 @@
 """Google Ads lead form webhooks: the POST body carries the answers, so one schema makes the Rotor body.
 
-Google signs nothing; it puts the advertiser's ``google_key`` in the body. The wiring reads it with
-``parse_google_payload`` and checks it with ``signatures.secrets_equal`` before loading anything. The
+Google signs nothing; it puts the advertiser's ``google_key`` in the body. ``GoogleSource`` checks it
+with ``signatures.secrets_equal`` before loading anything, and never keeps it with the lead. The
 schema is Google's ``WebhookLead`` proto as JSON: its ids are int64 numbers (kept as exact strings),
 Google says to ignore fields it adds later, and one doc sample spells ``Google_key``, so top-level keys
 are read case-insensitively. intake-formats.md §3. Pure: no I/O.
@@ -19,12 +19,19 @@ from core.sources.common import (
     Answer,
     ExactId,
     PlatformLeadSchema,
+    Unreadable,
     exact_id,
     lead_data,
+    read_or_unreadable,
     readable_label,
     require_object,
 )
 from core.sources.forms import flatten_value
+from core.sources.incoming import Incoming, load_lead, unreadable
+from core.sources.signatures import secrets_equal
+from core.sources.source import Source, SourceConfig, WebhookRequest, require_proof
+
+KEY_FIELD = "google_key"  # the advertiser's shared key, sent in the body
 
 # column_id → role. Google's API enum says GIVEN_NAME / FAMILY_NAME; captured payloads say FIRST_NAME /
 # LAST_NAME. Other ids (COMPANY_NAME, JOB_TITLE, qualifying and custom questions) go to the notes.
@@ -117,6 +124,32 @@ class GoogleLeadSchema(PlatformLeadSchema):
             "lead_stage": flatten_value(body.get("lead_stage")),
         }
         return lead_data(answers, attribution)
+
+
+class GoogleSource(Source):
+    """A lead form delivery carrying its answers, authenticated by the shared key in its body."""
+
+    type = "google"
+    schema_class = GoogleLeadSchema
+    default_secret_env = "GOOGLE_LEAD_FORM_KEY"
+
+    def authenticate(self, source: SourceConfig, request: WebhookRequest) -> None:
+        # The key first: an unauthenticated body is told only that (401), nothing about its shape.
+        payload = request.payload
+        given = [v for k, v in payload.items() if k.lower() == KEY_FIELD] if isinstance(payload, dict) else []
+        require_proof(len(given) == 1 and secrets_equal(given[0], source.secret or ""), KEY_FIELD)
+
+    def parse(self, source: SourceConfig, request: WebhookRequest, schema: PlatformLeadSchema) -> list[Incoming]:
+        payload = request.payload
+        kept = {k: v for k, v in payload.items() if k.lower() != KEY_FIELD}  # a secret is never stored
+        ref = read_or_unreadable(parse_google_payload, payload)
+        if isinstance(ref, Unreadable):
+            return [unreadable(Unreadable(kept, ref.problem), "Google Ads lead")]
+        lead, problem = load_lead(schema, payload, test=ref.is_test)
+        return [Incoming(ref.lead_id, kept, lead=lead, problem=problem, test=ref.is_test)]
+
+
+SOURCE = GoogleSource()
 
 
 def _column_answer(column: Any, index: int) -> Answer:

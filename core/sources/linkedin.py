@@ -1,7 +1,7 @@
 """LinkedIn Lead Sync: the webhook notification, and the lead form response read after it.
 
-LinkedIn's ``LEAD_ACTION`` notification names a ``leadGenFormResponse`` URN and carries no answers;
-the wiring reads ``GET /rest/leadFormResponses/{response_id}`` and loads that with
+LinkedIn's ``LEAD_ACTION`` notification (signed: ``X-LI-Signature``) names a ``leadGenFormResponse``
+URN and carries no answers; the worker reads ``GET /rest/leadFormResponses/{response_id}`` and loads that with
 ``LinkedInLeadSchema``. Answers are keyed by ``questionId`` only, so the form's questions are needed
 to know which answer is the email: either projected into the response (``LEAD_RESPONSE_FIELDS``) or
 fetched once per form and passed as ``form=``. Shapes: LinkedIn's Lead Sync Postman collection as
@@ -10,23 +10,50 @@ catalogued by API-Evangelist; intake-formats.md §5. Pure: no I/O.
 
 from __future__ import annotations
 
+import logging
+import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import Any
+from urllib.parse import quote
 
 from marshmallow import EXCLUDE, Schema, ValidationError, fields, post_load, pre_load
 
+from core.errors import BadRequest, LeadReadRefused, LeadReadUnavailable
 from core.sources.common import (
     Answer,
     PlatformLeadSchema,
+    Unreadable,
     lead_data,
+    read_or_unreadable,
     require_list,
     require_object,
     resolve_path,
     text_at,
 )
 from core.sources.forms import flatten_value
+from core.sources.incoming import Incoming, ignored, unreadable
+from core.sources.signatures import linkedin_challenge_response, verify_linkedin_signature
+from core.sources.source import (
+    Handshake,
+    LeadAnswer,
+    LeadRequest,
+    Setting,
+    Source,
+    SourceConfig,
+    WebhookRequest,
+    require_signature,
+)
 
+log = logging.getLogger(__name__)
+
+SIGNATURE_HEADER = "X-LI-Signature"
+ACCESS_TOKEN = Setting("access_token", "secret", key="access_token_env")  # the token for the lead read
+API_URL = Setting("api_url", "text", key="api_url", default="https://api.linkedin.com/rest")
+API_VERSION = "202411"
+# LinkedIn's URL check sends a UUID. Anything else is refused: the answer is an HMAC with the same
+# key as X-LI-Signature, so answering any text would sign notifications for whoever asks.
+CHALLENGE = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 LEAD_ACTION = "LEAD_ACTION"
 DELETED = "DELETED"  # the member withdrew the lead: its data is not to be read or delivered
 RESPONSE_URN_PREFIX = "urn:li:leadGenFormResponse:"
@@ -52,6 +79,9 @@ PREDEFINED_FIELDS = {
     "POSTAL_CODE": "address_zip",
     "COUNTRY": "address_country",
 }
+# A form question: (role, label, multiple-choice option texts by option id). Ids are read with
+# text_at, so a question or option without one is kept under None rather than dropped.
+Question = tuple[str | None, str, dict[str | None, str | None]]
 FORM_NEEDED = (
     "The lead form's questions are needed to read the answers: request the response with "
     "LEAD_RESPONSE_FIELDS, or pass the form as form=."
@@ -162,9 +192,72 @@ class LinkedInLeadSchema(PlatformLeadSchema):
         return lead_data(answers, attribution)
 
 
-def _questions(form: Any) -> dict[str, tuple[str | None, str, dict[str, str]]]:
+class LinkedInSource(Source):
+    """Signed notifications naming one lead form response each, read from LinkedIn's REST API."""
+
+    type = "linkedin"
+    schema_class = LinkedInLeadSchema
+    settings = (ACCESS_TOKEN, API_URL)
+
+    def authenticate(self, source: SourceConfig, request: WebhookRequest) -> None:
+        require_signature(source, request, SIGNATURE_HEADER, verify_linkedin_signature)
+
+    def parse(self, source: SourceConfig, request: WebhookRequest, schema: PlatformLeadSchema) -> list[Incoming]:
+        payload = request.payload
+        ref = read_or_unreadable(parse_linkedin_notification, payload)
+        if ref is None:
+            return ignored(payload, f"not a lead notification (type {payload.get('type')!r})")
+        if isinstance(ref, Unreadable):
+            return [unreadable(ref, "LinkedIn lead notification")]
+        if ref.action == DELETED:
+            # Not read (LinkedIn has removed the data) nor delivered; one already in Rotor is ops' to remove.
+            log.warning("LinkedIn says the member deleted lead %s", ref.response_urn)
+            return ignored(asdict(ref), "the member deleted this lead on LinkedIn: not read or delivered")
+        return [self.announced(idempotency_key(ref), asdict(ref), ref.response_id)]
+
+    def handshake(self, source: SourceConfig, request: WebhookRequest) -> Handshake:
+        """``challengeResponse``: the challenge code signed with the client secret, for a UUID code only."""
+        code = request.args.get("challengeCode")
+        if not code or not CHALLENGE.match(code):
+            raise BadRequest("challengeCode must be the UUID LinkedIn sends.")
+        assert source.secret, "the view serves only sources whose secret is set"
+        return {"challengeCode": code, "challengeResponse": linkedin_challenge_response(code, secret=source.secret)}
+
+    def is_test_lead(self, lead: Any) -> bool:
+        return is_linkedin_test_lead(lead)
+
+    def read_request(self, source: SourceConfig, lead_id: str) -> LeadRequest:
+        token = source.settings[ACCESS_TOKEN.name]
+        if not token:
+            raise LeadReadRefused(
+                f"sources.{source.name}.{ACCESS_TOKEN.key} is not set, so LinkedIn leads cannot be read"
+            )
+        return LeadRequest(
+            f"{source.settings[API_URL.name].rstrip('/')}/leadFormResponses/{quote(lead_id, safe='')}",
+            "LinkedIn",
+            params={"fields": LEAD_RESPONSE_FIELDS},
+            headers={
+                "Authorization": f"Bearer {token}",
+                "LinkedIn-Version": API_VERSION,
+                "X-Restli-Protocol-Version": "2.0.0",
+            },
+        )
+
+    def read_answer(self, answer: LeadAnswer) -> dict[str, Any]:
+        if answer.status == 200:
+            return answer.payload
+        message = f"LinkedIn answered {answer.status}: {answer.payload.get('message') or answer.reason}"
+        if answer.status >= 500 or answer.status == 429:  # 429: LinkedIn's rate limit
+            raise LeadReadUnavailable(message, http_status=answer.status)
+        raise LeadReadRefused(message, http_status=answer.status)
+
+
+SOURCE = LinkedInSource()
+
+
+def _questions(form: Any) -> dict[str | None, Question]:
     # questionId → (role, label, multiple-choice option texts by option id)
-    index: dict[str, tuple[str | None, str, dict[str, str]]] = {}
+    index: dict[str | None, Question] = {}
     for question in resolve_path(form, "content.questions") or ():
         question_id = text_at(question, "questionId")
         options = resolve_path(question, "questionDetails.multipleChoiceQuestionDetails.options") or ()
@@ -176,7 +269,7 @@ def _questions(form: Any) -> dict[str, tuple[str | None, str, dict[str, str]]]:
     return index
 
 
-def _answer(item: Any, questions: Mapping[str, tuple[str | None, str, dict[str, str]]], where: str) -> Answer:
+def _answer(item: Any, questions: Mapping[str | None, Question], where: str) -> Answer:
     item = require_object(item, where)
     question_id = text_at(item, "questionId")
     role, label, options = questions.get(question_id, (None, f"Question {question_id}", {}))

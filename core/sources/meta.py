@@ -1,22 +1,24 @@
 """Meta (Facebook / Instagram) Lead Ads: the webhook notification, the Graph lead, test leads.
 
 Meta's webhook only says that leads exist (ids, no answers), so this source is two pure halves around
-one Graph API read the wiring makes: ``parse_leadgen_notification`` turns a verified POST body into
+one Graph API read the worker makes: ``parse_leadgen_notification`` turns a verified POST body into
 ``MetaLeadRef``s (an ``Unreadable`` for a change that names no lead), and ``MetaLeadSchema`` turns the answer of
 ``GET /{leadgen_id}?fields=GRAPH_LEAD_FIELDS`` into the Rotor body. Test leads from Meta's testing
 tool carry placeholder answers that fail validation, so check ``is_meta_test_lead`` before loading.
-intake-formats.md §2. Pure: no I/O.
+``MetaSource`` puts them together, configured by the META_* variables. intake-formats.md §2. Pure: no I/O.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import Any
+from urllib.parse import quote
 
 from marshmallow import EXCLUDE, Schema, ValidationError, fields, post_load, pre_load
 
+from core.errors import Forbidden, LeadReadRefused, LeadReadUnavailable
 from core.sources.common import (
     Answer,
     ExactId,
@@ -29,6 +31,26 @@ from core.sources.common import (
     require_object,
 )
 from core.sources.forms import flatten_value, fold_key
+from core.sources.incoming import Incoming, parsed, unreadable
+from core.sources.signatures import secrets_equal, verify_hex_signature
+from core.sources.source import (
+    Handshake,
+    LeadAnswer,
+    LeadRequest,
+    Setting,
+    Source,
+    SourceConfig,
+    WebhookRequest,
+    require_signature,
+)
+
+SIGNATURE_HEADER = "X-Hub-Signature-256"
+VERIFY_TOKEN = Setting("verify_token", "secret", env="META_VERIFY_TOKEN")
+ACCESS_TOKEN = Setting("access_token", "secret", env="META_ACCESS_TOKEN")  # the Page token the Graph read uses
+GRAPH_URL = Setting("graph_url", "url", env="META_GRAPH_URL", default="https://graph.facebook.com/v21.0")
+# Graph error codes that mean "later": app, user and page rate limits, the lead-ads bucket, temporary errors.
+GRAPH_TRANSIENT_CODES = {1, 2, 4, 17, 32, 341, 613, 80001, 80005}
+INVALID_TOKEN_CODE = 190
 
 # The default answer has only id, created_time and field_data; attribution must be asked for.
 GRAPH_LEAD_FIELDS = (
@@ -204,3 +226,61 @@ def _attribution_id(value: Any, field: str) -> str | None:
     # Organic and Ad Preview leads (and test leads) report ad ids as missing or "0".
     text = exact_id(value, field)
     return None if text == "0" else text
+
+
+class MetaSource(Source):
+    """Signed notifications announcing leads by id; each lead is read from the Graph API."""
+
+    type = "meta"
+    schema_class = MetaLeadSchema
+    settings = (VERIFY_TOKEN, ACCESS_TOKEN, GRAPH_URL)
+    default_secret_env = "META_APP_SECRET"
+
+    def authenticate(self, source: SourceConfig, request: WebhookRequest) -> None:
+        require_signature(source, request, SIGNATURE_HEADER, verify_hex_signature)
+
+    def parse(self, source: SourceConfig, request: WebhookRequest, schema: PlatformLeadSchema) -> list[Incoming]:
+        refs = parsed(parse_leadgen_notification, request.payload, "Meta leadgen")
+        return [
+            unreadable(ref, "Meta leadgen change")
+            if isinstance(ref, Unreadable)
+            else self.announced(idempotency_key(ref), asdict(ref), ref.leadgen_id)
+            for ref in refs
+        ]
+
+    def handshake(self, source: SourceConfig, request: WebhookRequest) -> Handshake:
+        """Echo ``hub.challenge`` to a subscription check that brings the verify token."""
+        token = source.settings[VERIFY_TOKEN.name]
+        given = request.args.get("hub.verify_token")
+        if request.args.get("hub.mode") != "subscribe" or not token or not secrets_equal(given, token):
+            raise Forbidden(f"hub.verify_token does not match {VERIFY_TOKEN.env}.")
+        return request.args.get("hub.challenge", "")
+
+    def is_test_lead(self, lead: Any) -> bool:
+        return is_meta_test_lead(lead)
+
+    def read_request(self, source: SourceConfig, lead_id: str) -> LeadRequest:
+        token = source.settings[ACCESS_TOKEN.name]
+        if not token:
+            raise LeadReadRefused(f"{ACCESS_TOKEN.env} is not set, so Meta leads cannot be read")
+        return LeadRequest(
+            f"{source.settings[GRAPH_URL.name]}/{quote(lead_id, safe='')}",
+            "Meta Graph",
+            params={"fields": GRAPH_LEAD_FIELDS, "access_token": token},
+        )
+
+    def read_answer(self, answer: LeadAnswer) -> dict[str, Any]:
+        payload = answer.payload
+        if answer.status == 200 and isinstance(payload.get("field_data"), list):
+            return payload
+        detail = payload["error"] if isinstance(payload.get("error"), dict) else {}
+        message = f"Meta Graph answered {answer.status}: {detail.get('message') or answer.reason}"
+        code = detail.get("code")
+        if answer.status >= 500 or code in GRAPH_TRANSIENT_CODES or detail.get("is_transient"):
+            raise LeadReadUnavailable(message, http_status=answer.status, error_code=str(code))
+        if code == INVALID_TOKEN_CODE:
+            message += f" ({ACCESS_TOKEN.env} is invalid or expired)"
+        raise LeadReadRefused(message, http_status=answer.status, error_code=str(code) if code else None)
+
+
+SOURCE = MetaSource()

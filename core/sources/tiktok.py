@@ -5,7 +5,7 @@ so the shape is the one public adapters parse and quote from TikTok's Business A
 marks a lead callback; the same URL also receives ad-review and other notices, which yield no leads.
 Each ``entry`` is one lead; its ids are 19-digit JSON numbers, kept as exact strings. TikTok's test
 leads are made through its API and carry no marker in the callback, so there is no test check here.
-Pure: no I/O.
+The callback is signed (``X-Open-Signature``, see ``signatures.verify_tiktok_signature``). Pure: no I/O.
 """
 
 from __future__ import annotations
@@ -25,7 +25,12 @@ from core.sources.common import (
     require_object,
 )
 from core.sources.forms import flatten_value, fold_key
+from core.sources.incoming import Incoming, ignored, parsed, unreadable, with_answers
+from core.sources.signatures import verify_tiktok_signature
+from core.sources.source import Source, SourceConfig, WebhookRequest, require_proof
 
+SIGNATURE_HEADER = "X-Open-Signature"
+ALT_SIGNATURE_HEADER = "X-Tt-Signature"  # accepted too: the same signature under another name
 LEAD_OBJECT = "1"
 # Keys of TikTok's prefilled questions (third-party adapters); anything else is a custom question,
 # keyed by its text.
@@ -104,3 +109,30 @@ def _change_answer(change: Any, where: str) -> Answer:
     if not isinstance(field, str) or not field.strip():
         raise ValidationError({f"{where}.field": ["Each change needs the question it answers."]})
     return STANDARD_KEYS.get(fold_key(field)), readable_label(field), flatten_value(change.get("value")) or ""
+
+
+class TikTokSource(Source):
+    """Signed callbacks, each carrying several leads with their answers."""
+
+    type = "tiktok"
+    schema_class = TikTokLeadSchema
+
+    def authenticate(self, source: SourceConfig, request: WebhookRequest) -> None:
+        header = request.header(SIGNATURE_HEADER) or request.header(ALT_SIGNATURE_HEADER)
+        verified = verify_tiktok_signature(header, secret=source.secret or "", body=request.body)
+        require_proof(verified, SIGNATURE_HEADER)
+
+    def parse(self, source: SourceConfig, request: WebhookRequest, schema: PlatformLeadSchema) -> list[Incoming]:
+        payload = request.payload
+        entries = parsed(tiktok_leads, payload, "TikTok lead")
+        if entries is None:
+            return ignored(payload, f"not a lead callback (object {payload.get('object')!r})")
+        return [
+            unreadable(entry, "TikTok lead entry")
+            if isinstance(entry, Unreadable)
+            else with_answers(schema, entry, idempotency_key(entry), "TikTok lead entry")
+            for entry in entries
+        ]
+
+
+SOURCE = TikTokSource()

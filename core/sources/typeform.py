@@ -5,7 +5,8 @@ it answers; the question's wording is in ``definition.fields``. Email and phone 
 type. Everything else is a short text, so a person field is recognised by the field's ``ref`` (readable
 when set through Typeform's Create API: ``name``, ``city``, ``message``, through the website forms'
 alias table) or, for the name, by the question's title. Hidden fields carry the UTMs.
-intake-formats.md §7.1. Typeform documents no test-response marker. Pure: no I/O.
+intake-formats.md §7.1. Typeform documents no test-response marker. Webhooks are signed
+(``Typeform-Signature: sha256=<base64 HMAC>``). Pure: no I/O.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from core.sources.common import (
     Answer,
     PlatformLeadSchema,
     lead_data,
+    read_or_unreadable,
     readable_label,
     require_list,
     require_object,
@@ -27,6 +29,12 @@ from core.sources.common import (
     text_at,
 )
 from core.sources.forms import ALIASES, ATTRIBUTION_ALIASES, TAGGED_ATTRIBUTION, flatten_value, fold_key
+from core.sources.incoming import Incoming, ignored, with_answers
+from core.sources.signatures import verify_base64_signature
+from core.sources.source import Source, SourceConfig, WebhookRequest, require_signature
+
+SIGNATURE_HEADER = "Typeform-Signature"
+RESPONSE_EVENT = "form_response"  # a finished response; partial ones are other event types
 
 ROLE_BY_TYPE = {"email": "email", "phone_number": "phone"}
 ROLE_BY_REF = {alias: field for field, aliases in ALIASES.items() for alias in aliases}
@@ -73,6 +81,25 @@ class TypeformLeadSchema(PlatformLeadSchema):
         }
         tags = [f"{key}:{attribution[key]}" for key in TAGGED_ATTRIBUTION if attribution.get(key)]
         return lead_data([*answers, *hidden], attribution, tags)
+
+
+class TypeformSource(Source):
+    """Signed ``form_response`` webhooks, one response with its answers each."""
+
+    type = "typeform"
+    schema_class = TypeformLeadSchema
+
+    def authenticate(self, source: SourceConfig, request: WebhookRequest) -> None:
+        require_signature(source, request, SIGNATURE_HEADER, verify_base64_signature)
+
+    def parse(self, source: SourceConfig, request: WebhookRequest, schema: PlatformLeadSchema) -> list[Incoming]:
+        payload = request.payload
+        if isinstance(payload, dict) and payload.get("event_type", RESPONSE_EVENT) != RESPONSE_EVENT:
+            return ignored(payload, f"not a finished response (event_type {payload.get('event_type')!r})")
+        return [with_answers(schema, payload, read_or_unreadable(idempotency_key, payload), "Typeform response")]
+
+
+SOURCE = TypeformSource()
 
 
 def _answer(item: Any, questions: Mapping[str | None, Mapping[str, Any]], where: str) -> Answer:

@@ -10,6 +10,7 @@ from __future__ import annotations
 from redis import Redis
 
 from core.store import keys
+from core.store.connection import text
 
 
 class AccountCircuit:
@@ -19,7 +20,7 @@ class AccountCircuit:
 
     def paused_reason(self, account: str) -> str | None:
         reason = self.connection.get(keys.account_paused(account))
-        return reason.decode() if reason is not None else None
+        return text(reason) if reason is not None else None
 
     def pause(self, account: str, reason: str) -> None:
         # The failing call counts as this period's probe: the next one is due in probe_seconds.

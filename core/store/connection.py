@@ -15,3 +15,8 @@ def connect(redis_url: str) -> Redis:
         socket_connect_timeout=SOCKET_TIMEOUT_SECONDS,
         health_check_interval=30,
     )
+
+
+def text(raw: bytes | str) -> str:
+    """A reply as text: this client answers bytes (no ``decode_responses``), redis-py types it ``bytes | str``."""
+    return raw.decode() if isinstance(raw, bytes) else raw

@@ -22,70 +22,21 @@ from typing import Any
 from redis import Redis
 from redis.client import Pipeline
 
-from core.store import keys
+from core.store import keys, scripts
+from core.store.connection import text
 
-# resolve(identity keys present, phone first; a new person id; the TTL; the key prefix of persons)
-# returns the person id. Key names are built from the prefix for the folds only. Intake's script
-# (core.store.intake) calls it too.
-# Every id an identity key holds is first followed along its folds to the person it is now: a key
-# set before its person was folded still names the old id, and comparing or folding that stale id
-# would re-point it (and split the person it was folded into from the one it is now proved to be).
-# current(the key prefix of persons, a person id) follows the id's folds to the person it is now;
-# core.store.people's settle scripts use it too.
-CURRENT_FUNCTION = """
-local function current(prefix, person)
-  for _ = 1, 10 do  -- a fold chain is short; the bound only guards against a cycle
-    local folded = redis.call('GET', prefix .. person .. ':folded_into')
-    if not folded then break end
-    person = folded
-  end
-  return person
-end
-"""
-RESOLVE_FUNCTION = (
-    CURRENT_FUNCTION
-    + """
-local function resolve(identity_keys, new_person, ttl, prefix)
-  local person = nil
-  local known = {}
-  for i, key in ipairs(identity_keys) do
-    known[i] = redis.call('GET', key)
-    if known[i] then known[i] = current(prefix, known[i]) end
-    if known[i] and not person then person = known[i] end
-  end
-  person = person or new_person
-  for i, key in ipairs(identity_keys) do
-    -- Follow again: an earlier fold in this loop may have folded this one's person already.
-    local other = known[i] and current(prefix, known[i])
-    if other and other ~= person then
-      local from, into = prefix .. other, prefix .. person
-      -- One by one: unpack() of a long list would fail the script halfway (scripts do not roll back).
-      while redis.call('LMOVE', from .. ':pending', into .. ':pending', 'LEFT', 'RIGHT') do end
-      local lead_id = redis.call('HGET', from, 'lead_id')
-      -- '' is a delivery whose answer named no lead (core.rotor.UpsertResult): nothing to adopt.
-      if lead_id and lead_id ~= '' and redis.call('HSETNX', into, 'lead_id', lead_id) == 1 then
-        -- What that lead holds from us comes with it (core.store.people's record fields), so the next
-        -- update keeps its notes and dedup knows what it has.
-        for _, field in ipairs({'notes', 'delivered', 'delivered_at', 'delivered_by'}) do
-          local value = redis.call('HGET', from, field)
-          if value then redis.call('HSETNX', into, field, value) end
-        end
-        redis.call('EXPIRE', into, ttl)  -- the survivor may have had no record yet: none lives forever
-      end
-      -- What a lead Rotor lost held from us (it has no lead id then) is sent with the survivor's next upsert.
-      local lost = redis.call('HGET', from, 'lost')
-      if lost and not redis.call('HGET', into, 'lead_id') and redis.call('HSETNX', into, 'lost', lost) == 1 then
-        redis.call('EXPIRE', into, ttl)
-      end
-      redis.call('SET', from .. ':folded_into', person, 'EX', ttl)
-    end
-    redis.call('SET', key, person, 'EX', ttl)
-  end
-  return person
-end
-"""
-)
-RESOLVE_SCRIPT = RESOLVE_FUNCTION + "return resolve(KEYS, ARGV[1], ARGV[2], ARGV[3])"
+# A fold chain is short; the bound only guards against a cycle.
+MAX_FOLDS = 10
+# What the scripts that follow or make folds (lua/current_person.lua, lua/resolve_person.lua) build the
+# persons' keys from, and the fields a fold carries to the survivor with its lead id.
+PERSONS = {
+    "prefix": keys.PERSON_PREFIX,
+    "pending": keys.PERSON_PENDING_SUFFIX,
+    "folded_into": keys.PERSON_FOLDED_INTO_SUFFIX,
+    "held": list(keys.PERSON_HELD_FIELDS),
+    "max_folds": MAX_FOLDS,
+}
+PERSONS_JSON = json.dumps(PERSONS, separators=(",", ":"))
 
 
 class PersonIndex:
@@ -93,7 +44,7 @@ class PersonIndex:
     refreshed by every submission of the person."""
 
     def __init__(self, connection: Redis, *, ttl_seconds: int) -> None:
-        self._resolve = connection.register_script(RESOLVE_SCRIPT)
+        self._resolve = scripts.register(connection, "identity_resolve")
         self.ttl_seconds = ttl_seconds
 
     def resolve(self, account: str, lead: Mapping[str, Any]) -> str | None:
@@ -101,7 +52,7 @@ class PersonIndex:
         identity_keys = self.identity_keys(account, lead)
         if not identity_keys:
             return None
-        return _text(self._resolve(keys=identity_keys, args=[secrets.token_hex(8), self.ttl_seconds, keys.person("")]))
+        return text(self._resolve(keys=identity_keys, args=[secrets.token_hex(8), self.ttl_seconds, PERSONS_JSON]))
 
     def wait_with(self, person_id: str, submission_id: str, *, pipeline: Pipeline) -> None:
         """On the person's pending list, kept as long as the person is: its delivery merges it with
@@ -116,17 +67,13 @@ class PersonIndex:
 
 
 def current_person(connection: Redis, person_id: str) -> str:
-    """The person a (possibly folded) person id is now: ``CURRENT_FUNCTION``'s walk, from Python."""
-    for _ in range(10):  # a fold chain is short; the bound only guards against a cycle
+    """The person a (possibly folded) person id is now: lua/current_person.lua's walk, from Python."""
+    for _ in range(MAX_FOLDS):
         folded_into = connection.get(keys.person_folded_into(person_id))
         if folded_into is None:
             return person_id
-        person_id = folded_into.decode()
+        person_id = text(folded_into)
     return person_id
-
-
-def _text(value: bytes | str | int) -> str:
-    return value.decode() if isinstance(value, bytes) else str(value)
 
 
 def fingerprint(lead: Mapping[str, Any]) -> str:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import secrets
 from datetime import datetime
+from typing import TypedDict
 
 import redis
 from redis import Redis
@@ -39,6 +40,19 @@ def drain_timeout_seconds(config: Config) -> int:
     return config.job_timeout_seconds * DRAIN_TIMEOUT_FACTOR
 
 
+class _DeliveryJobOptions(TypedDict):
+    """What RQ is given for a delivery job, now or scheduled."""
+
+    args: tuple[str]
+    job_id: str
+    timeout: int
+    result_ttl: int
+    failure_ttl: int
+    on_failure: Callback
+    description: str
+    pipeline: Pipeline | None
+
+
 def enqueue_delivery(
     queue: Queue,
     submission_id: str,
@@ -53,7 +67,7 @@ def enqueue_delivery(
     Ids start with the submission's id (``<id>-<n>`` after a deferral, ``<id>-<random>`` for a
     redelivery). RQ keeps a failed job for the retention period, like the submission record.
     """
-    options = {
+    options: _DeliveryJobOptions = {
         "args": (submission_id,),
         "job_id": job_id,
         "timeout": config.job_timeout_seconds,

@@ -25,14 +25,25 @@ WAITING_INDEX = f"{PREFIX}:waiting"
 SWEEP_LOCK = f"{PREFIX}:sweep-lock"
 
 
+# A submission's record is SUBMISSION_PREFIX + its id; a script that finds ids (the inbox's take,
+# intake's idempotency claim) builds their keys from it, passed as an argument.
+SUBMISSION_PREFIX = f"{PREFIX}:submission:"
+# A person's keys are PERSON_PREFIX + the person id (+ a suffix). A person id is found by following
+# folds, so the scripts that follow or make folds build these keys from the pieces, passed as an
+# argument (``core.store.identity.PERSONS``); the functions below build them the same way.
+PERSON_PREFIX = f"{PREFIX}:person:"
+PERSON_PENDING_SUFFIX = ":pending"
+PERSON_FOLDED_INTO_SUFFIX = ":folded_into"
+
+
 def submission(submission_id: str) -> str:
     """Hash: one submission's record (status, raw payload, Rotor body, lead id, timestamps)."""
-    return f"{PREFIX}:submission:{submission_id}"
+    return SUBMISSION_PREFIX + submission_id
 
 
 def submission_events(submission_id: str) -> str:
     """List: the submission's history, status changes and delivery attempts, oldest first."""
-    return f"{PREFIX}:submission:{submission_id}:events"
+    return f"{submission(submission_id)}:events"
 
 
 def batch(job_id: str) -> str:
@@ -80,32 +91,34 @@ def person(person_id: str) -> str:
     """Hash: the person's Rotor ``lead_id``, what Rotor holds from us (``delivered``, ``delivered_by``,
     ``delivered_at``; ``notes``, kept past the dedup window), and ``lost``: what a lead Rotor no longer
     has held from us, to send again (``core.store.people``)."""
-    return f"{PREFIX}:person:{person_id}"
+    return PERSON_PREFIX + person_id
+
+
+# The person hash's fields (``person``). What its Rotor lead holds from us goes with the lead id when
+# a fold gives that lead to the survivor (``lua/resolve_person.lua``, passed these names).
+PERSON_HELD_FIELDS = ("notes", "delivered", "delivered_at", "delivered_by")
+PERSON_FIELDS = ("lead_id", *PERSON_HELD_FIELDS, "lost")
 
 
 def person_pending(person_id: str) -> str:
-    """List: ids of the person's submissions not yet settled, merged into one upsert when delivered.
-
-    ``core.store.identity.RESOLVE_FUNCTION`` builds this name too, when it folds one person into another,
-    and so does intake's store script (``core.store.intake``).
-    """
-    return f"{PREFIX}:person:{person_id}:pending"
+    """List: ids of the person's submissions not yet settled, merged into one upsert when delivered."""
+    return person(person_id) + PERSON_PENDING_SUFFIX
 
 
 def person_folded_into(person_id: str) -> str:
     """String: the person this one turned out to be (one submission linked their phone and email)."""
-    return f"{PREFIX}:person:{person_id}:folded_into"
+    return person(person_id) + PERSON_FOLDED_INTO_SUFFIX
 
 
 def person_backoff(person_id: str) -> str:
     """String with a TTL: the submission whose retry after a transient Rotor failure is due for this
     person; until it expires the person's other runs wait instead of calling Rotor (workers.deliver)."""
-    return f"{PREFIX}:person:{person_id}:backoff"
+    return f"{person(person_id)}:backoff"
 
 
 def person_lock(person_id: str) -> str:
     """String with a TTL: held by the one worker delivering this person right now."""
-    return f"{PREFIX}:person:{person_id}:lock"
+    return f"{person(person_id)}:lock"
 
 
 METRICS_COUNTERS = f"{PREFIX}:metrics:counters"

@@ -21,58 +21,17 @@ from typing import Any
 
 from redis import Redis
 from redis.client import Pipeline
+from redis.typing import EncodableT
 
 from core.merge import Piece, accumulate
-from core.store import keys
-from core.store.identity import CURRENT_FUNCTION, current_person
+from core.store import keys, scripts
+from core.store.identity import MAX_FOLDS, PERSONS_JSON, current_person
 from core.store.submissions import DeliveryState, SubmissionStore
 from core.vocabulary import JOINABLE
 
 # Past the longest a delivery run can last (a drain job's timeout, after which RQ interrupts it)
 # by this much, so a holder that died blocks the person no longer than it could have run.
 LOCK_MARGIN_SECONDS = 5
-RELEASE_SCRIPT = """
-if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
-return 0
-"""
-PERSON_FIELDS = ["lead_id", "delivered", "delivered_by", "delivered_at", "notes", "lost"]
-# The settle's writes to the person, run inside its transaction. Each follows the person's folds
-# first (core.store.identity): one may have happened while the delivery ran, and it moved the pending
-# list to the survivor; no round trip of its own is spent to find out.
-# REMEMBER: ARGV: the persons' key prefix, the person id, the lead id, the record's TTL, 1 to drop
-# ``lost``, then the fields and values to write. A folded person's record goes to the survivor,
-# unless the survivor has a Rotor lead of its own (they are two leads; the survivor's gets later
-# updates).
-REMEMBER_SCRIPT = (
-    CURRENT_FUNCTION
-    + """
-local prefix, person, lead_id = ARGV[1], ARGV[2], ARGV[3]
-local survivor = current(prefix, person)
-local key = prefix .. survivor
-if survivor ~= person then
-  local own = redis.call('HGET', key, 'lead_id')
-  if lead_id == '' or (own and own ~= '' and own ~= lead_id) then return 0 end
-elseif ARGV[5] == '1' then
-  redis.call('HDEL', key, 'lost')
-end
-redis.call('HSET', key, 'lead_id', lead_id, unpack(ARGV, 6))
-redis.call('EXPIRE', key, ARGV[4])
-return 1
-"""
-)
-# SETTLE: the submissions off the person's pending list, and off the survivor's. ARGV: the persons'
-# key prefix, the person id, then the submission ids.
-SETTLE_SCRIPT = (
-    CURRENT_FUNCTION
-    + """
-local prefix, person = ARGV[1], ARGV[2]
-local survivor = current(prefix, person)
-for i = 3, #ARGV do
-  redis.call('LREM', prefix .. person .. ':pending', 0, ARGV[i])
-  if survivor ~= person then redis.call('LREM', prefix .. survivor .. ':pending', 0, ARGV[i]) end
-end
-"""
-)
 
 
 @dataclass(frozen=True)
@@ -111,7 +70,9 @@ def _person(person_id: str, row: list[bytes | None], backoff: tuple[bytes | None
 
     Past the window a repeat is news again (a new buying signal) and is sent as an update.
     """
-    lead_id, delivered, delivered_by, delivered_at, notes, lost = row
+    record = dict(zip(keys.PERSON_FIELDS, row, strict=True))
+    lead_id, delivered, delivered_by = record["lead_id"], record["delivered"], record["delivered_by"]
+    delivered_at, notes, lost = record["delivered_at"], record["notes"], record["lost"]
     recent = delivered_at is not None and time.time() - float(delivered_at) < window_seconds
     owner, backoff_ms = backoff
     held = json.loads(delivered) if delivered else {}
@@ -144,7 +105,9 @@ class People:
         self.connection = connection
         self.store = store
         self.lock_ttl_ms = (run_timeout_seconds + LOCK_MARGIN_SECONDS) * 1000
-        self._release = connection.register_script(RELEASE_SCRIPT)
+        self._release = scripts.register(connection, "lock_release")
+        self._remember = scripts.register(connection, "people_remember")
+        self._settle = scripts.register(connection, "people_settle")
         self._held: dict[str, str] = {}  # person id: this delivery's lock token, while it holds the lock
 
     def current_id(self, person_id: str) -> str:
@@ -177,13 +140,13 @@ class People:
                 pipe.get(keys.person_folded_into(person_id))
                 pipe.hmget(keys.submission(submission_id), list(DeliveryState.FIELDS))
                 pipe.lrange(keys.person_pending(person_id), 0, -1)
-                pipe.hmget(keys.person(person_id), PERSON_FIELDS)
+                pipe.hmget(keys.person(person_id), keys.PERSON_FIELDS)
                 pipe.get(keys.person_backoff(person_id))
                 pipe.pttl(keys.person_backoff(person_id))  # Redis's clock: the workers' may differ
                 for key in also_read:  # e.g. the account's pause flag: one round trip fewer
                     pipe.get(key)
                 held, folded_into, row, pending, person, owner, backoff_ms, *extra = pipe.execute()
-            if folded_into is not None and folds < 10:  # proved someone else: lock that one (10: no cycle)
+            if folded_into is not None and folds < MAX_FOLDS:  # proved someone else: lock that one
                 if held:
                     self._release(keys=[keys.person_lock(person_id)], args=[token])
                 person_id, folds = self.current_id(folded_into.decode()), folds + 1
@@ -232,7 +195,7 @@ class People:
         held = {**person.held, **({"notes": person.notes} if person.notes else {})}
         lost = accumulate(person.lost, held)
         key = keys.person(person.id)
-        connection.hdel(key, *(name for name in PERSON_FIELDS if name != "lost"))
+        connection.hdel(key, *(name for name in keys.PERSON_FIELDS if name != "lost"))
         if lost:
             connection.hset(key, "lost", json.dumps(lost, separators=(",", ":")))
 
@@ -249,7 +212,7 @@ class People:
         person it is now, should it have been folded into another while this delivery ran."""
         connection = pipeline if pipeline is not None else self.connection
         holds = accumulate(person.delivered, body)
-        fields: dict[str, Any] = {
+        fields: dict[str, EncodableT] = {
             "delivered_by": by,
             "delivered_at": time.time(),
             "delivered": json.dumps(holds, separators=(",", ":")),
@@ -258,16 +221,20 @@ class People:
             fields["notes"] = body["notes"]
         if person.backoff is not None:  # Rotor answered: the person's other runs need not wait
             connection.delete(keys.person_backoff(person.id))
-        args = [keys.person(""), person.id, lead_id, self.store.retention_seconds, 1 if person.lost else 0]
-        connection.eval(REMEMBER_SCRIPT, 0, *args, *(item for pair in fields.items() for item in pair))
+        drop_lost = 1 if person.lost else 0
+        args: list[EncodableT] = [PERSONS_JSON, person.id, lead_id, self.store.retention_seconds, drop_lost]
+        args += [item for pair in fields.items() for item in pair]
+        self._remember(keys=[keys.person(person.id)], args=args, client=connection)
 
     def settle(self, person_id: str | None, member_ids: list[str], *, pipeline: Pipeline) -> None:
         """Take delivered or duplicate submissions off the person's pending list (and the survivor's,
         if a fold moved it meanwhile); if this delivery holds the person's lock, let go of it in the
-        same transaction (no round trip of its own)."""
+        same transaction."""
         if person_id is None:
             return
-        pipeline.eval(SETTLE_SCRIPT, 0, keys.person(""), person_id, *member_ids)
+        self._settle(
+            keys=[keys.person_pending(person_id)], args=[PERSONS_JSON, person_id, *member_ids], client=pipeline
+        )
         token = self._held.pop(person_id, None)
         if token is not None:
-            pipeline.eval(RELEASE_SCRIPT, 1, keys.person_lock(person_id), token)
+            self._release(keys=[keys.person_lock(person_id)], args=[token], client=pipeline)

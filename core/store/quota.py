@@ -1,6 +1,6 @@
 """The Rotor request budget: 1000 requests per API key per day, every request counted.
 
-A request is reserved in Redis before every Rotor call, atomically (one Lua script), so two
+A request is reserved in Redis before every Rotor call, atomically (``lua/quota_reserve.lua``), so two
 workers can never both take the last one. Rotor documents no reset time and no rate-limit
 headers (destinations.md §1.2): we count in windows that start at ``ROTOR_QUOTA_RESET_UTC``
 (00:00 by default, the most common convention for "per day" API quotas), and one
@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
@@ -22,18 +23,8 @@ from enum import StrEnum
 from redis import Redis
 
 from core.config import Config
-from core.store import keys
+from core.store import keys, scripts
 
-# KEYS[1] quota hash; ARGV[1] ceiling for this kind of request, ARGV[2] TTL of the hash.
-RESERVE_SCRIPT = """
-local used = tonumber(redis.call('HGET', KEYS[1], 'used') or '0')
-if redis.call('HEXISTS', KEYS[1], 'exhausted') == 1 or used >= tonumber(ARGV[1]) then
-  return {0, used}
-end
-used = redis.call('HINCRBY', KEYS[1], 'used', 1)
-redis.call('EXPIRE', KEYS[1], ARGV[2])
-return {1, used}
-"""
 WINDOW_TTL_SECONDS = 3 * 24 * 3600  # kept a little past its day, for `leadgate quota` and debugging
 
 
@@ -121,11 +112,11 @@ class QuotaStatus:
 class QuotaLedger:
     """Per-account request counts in Redis, one hash per quota window."""
 
-    def __init__(self, connection: Redis, *, reset_utc: str = "00:00", clock=time.time) -> None:
+    def __init__(self, connection: Redis, *, reset_utc: str = "00:00", clock: Callable[[], float] = time.time) -> None:
         self.connection = connection
         self.reset_utc = reset_utc
         self.clock = clock
-        self._reserve = connection.register_script(RESERVE_SCRIPT)
+        self._reserve = scripts.register(connection, "quota_reserve")
 
     def window(self) -> Window:
         return window_at(datetime.fromtimestamp(self.clock(), UTC), self.reset_utc)

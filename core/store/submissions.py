@@ -17,6 +17,7 @@ from typing import Any
 
 from redis import Redis
 from redis.client import Pipeline
+from redis.typing import EncodableT, FieldT
 
 from core.store import keys
 from core.vocabulary import FINAL, WAITING, SubmissionStatus
@@ -174,7 +175,9 @@ class SubmissionStore:
         """Move to ``status``, updating ``fields`` (lead_id, rotor_result, error) with it."""
         connection = pipeline if pipeline is not None else self.connection
         at = utc_now()
-        connection.hset(keys.submission(submission_id), mapping={"status": status.value, "updated_at": at, **fields})
+        mapping: dict[FieldT, EncodableT] = {"status": status.value, "updated_at": at}
+        mapping.update(fields.items())
+        connection.hset(keys.submission(submission_id), mapping=mapping)
         self._log(connection, submission_id, {"at": at, "status": status.value, "note": note})
         self._index(connection, submission_id, status)
 
@@ -265,7 +268,9 @@ class SubmissionStore:
         self, submission_id: str, lead: dict[str, Any], *, person: str | None = None, pipeline: Pipeline | None = None
     ) -> None:
         connection = pipeline if pipeline is not None else self.connection
-        fields = {"lead": json.dumps(lead, separators=(",", ":"))} | ({"person": person} if person else {})
+        fields: dict[FieldT, EncodableT] = {"lead": json.dumps(lead, separators=(",", ":"))}
+        if person:
+            fields["person"] = person
         connection.hset(keys.submission(submission_id), mapping=fields)
 
     def save_read(self, submission_id: str, read: dict[str, Any], *, pipeline: Pipeline | None = None) -> None:

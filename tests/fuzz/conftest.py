@@ -16,9 +16,9 @@ import pytest
 
 from core.config import Config, SourceConfig
 from service.app import create_app
+from tests.sources.samples import VERIFY_TOKEN as VERIFY_TOKEN  # Meta's, which the handshake fuzzing sends
 from tests.sources.samples import source, webhook_sources
 
-VERIFY_TOKEN = "verify-me"
 # Never reached: nothing in the fuzz suite runs a worker, so no lead is ever read from a platform.
 UNUSED_URL = "http://127.0.0.1:9"
 
@@ -50,9 +50,6 @@ def fuzz_sources() -> dict[str, SourceConfig]:
 def fuzz_config(config: Config) -> Config:
     overrides: dict[str, Any] = {
         "sources": fuzz_sources(),
-        "meta_verify_token": VERIFY_TOKEN,
-        "meta_access_token": "page-token",
-        "meta_graph_url": f"{UNUSED_URL}/v21.0",
     }
     if "rate_limit_per_form" in config.__dict__:
         # Hundreds of posts to one form per test: let them reach the parsers, not the rate limit.

@@ -14,20 +14,33 @@ import json
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from core.config import SourceConfig
+from core.sources.registry import SOURCES
+from core.sources.source import SourceConfig
 
 SECRET = "app-secret-123"
+VERIFY_TOKEN = "verify-me"
 
 
-def source(name: str, kind: str, **extra: Any) -> SourceConfig:
-    """A webhook source signed with the test secret."""
-    return SourceConfig(name=name, type=kind, secret=SECRET, secret_env="X", **extra)
+def source(name: str, kind: str, *, tags: tuple[str, ...] = (), **settings: Any) -> SourceConfig:
+    """A webhook source signed with the test secret; ``settings`` over its platform's defaults."""
+    defaults = {setting.name: setting.default for setting in SOURCES[kind].settings}
+    return SourceConfig(
+        name=name, type=kind, secret=SECRET, secret_env="X", tags=tags, settings={**defaults, **settings}
+    )
 
 
 def webhook_sources(platform_url: str) -> dict[str, SourceConfig]:
-    """One source of every type, as the webhook and fuzz tests configure them; LinkedIn reads from ``platform_url``."""
+    """One source of every type, as the webhook and fuzz tests configure them; Meta and LinkedIn read from
+    ``platform_url``."""
     return {
-        "meta": source("meta", "meta", tags=("paid",)),
+        "meta": source(
+            "meta",
+            "meta",
+            tags=("paid",),
+            verify_token=VERIFY_TOKEN,
+            access_token="page-token",
+            graph_url=f"{platform_url}/v21.0",
+        ),
         "google": source("google", "google"),
         "tiktok": source("tiktok", "tiktok"),
         "linkedin": source("linkedin", "linkedin", access_token="li-token", api_url=f"{platform_url}/rest"),
