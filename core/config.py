@@ -80,7 +80,7 @@ class Config:
     retry_max_attempts: int = 16
     retry_base_seconds: int = 30
     retry_max_seconds: int = 3 * 3600
-    # Rotor documents no reset time; we assume its day turns at this UTC time (see README, Quota).
+    # Rotor documents no reset time; we assume its day turns at this UTC time (docs/quota.md).
     quota_reset_utc: str = "00:00"
     ops_reserve_percent: int = 2
     fresh_reserve_percent: int = 20

@@ -87,46 +87,24 @@ class Intake:
         elif self.config.dedup_window_seconds:  # 0 turns the content check off (Redis has no 0-second key)
             idempotency = (keys.idempotency(source, fingerprint(lead)), self.config.dedup_window_seconds)
         return self._store(
-            source=source,
-            raw=raw,
-            lead=lead,
-            account=account,
-            status=SubmissionStatus.QUEUED,
-            idempotency=idempotency,
-            limits=limits,
+            SubmissionStatus.QUEUED, source, raw, lead=lead, account=account, idempotency=idempotency, limits=limits
         )
 
     def accept_unread(self, *, source: str, raw: dict[str, Any], read_ref: str, account: str, platform_id: str) -> str:
         """Store a lead the platform only announced (Meta, LinkedIn); the delivery job reads it first."""
         idempotency = (keys.idempotency(source, platform_id), PLATFORM_ID_TTL_SECONDS)
         return self._store(
-            source=source,
-            raw=raw,
-            lead=None,
-            account=account,
-            status=SubmissionStatus.RECEIVED,
-            idempotency=idempotency,
-            read_ref=read_ref,
+            SubmissionStatus.RECEIVED, source, raw, account=account, idempotency=idempotency, read_ref=read_ref
         )
 
     def reject(self, *, source: str, raw: dict[str, Any], reason: str, account: str, platform_id: str) -> str:
         """Store a platform's lead that cannot be delivered as it is (``failed``, replayable once fixed)."""
         idempotency = (keys.idempotency(source, platform_id), PLATFORM_ID_TTL_SECONDS)
-        return self._store(
-            source=source,
-            raw=raw,
-            lead=None,
-            account=account,
-            status=SubmissionStatus.FAILED,
-            note=reason,
-            idempotency=idempotency,
-        )
+        return self._store(SubmissionStatus.FAILED, source, raw, account=account, note=reason, idempotency=idempotency)
 
     def discard(self, *, source: str, raw: dict[str, Any], reason: str, limits: Sequence[Limit] = ()) -> str:
         """Keep a submission that will not be delivered (a honeypot bot, a platform's test lead), for the record."""
-        return self._store(
-            source=source, raw=raw, lead=None, status=SubmissionStatus.DISCARDED, note=reason, limits=limits
-        )
+        return self._store(SubmissionStatus.DISCARDED, source, raw, note=reason, limits=limits)
 
     def count(self, limits: Sequence[Limit]) -> None:
         """Count a post against ``limits`` now, before work a flood must not reach; ``RateLimited`` if over."""
@@ -140,11 +118,11 @@ class Intake:
 
     def _store(
         self,
-        *,
+        status: SubmissionStatus,
         source: str,
         raw: dict[str, Any],
-        lead: dict[str, Any] | None,
-        status: SubmissionStatus,
+        *,
+        lead: dict[str, Any] | None = None,
         account: str = "default",
         note: str | None = None,
         idempotency: tuple[str, int] | None = None,

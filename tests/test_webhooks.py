@@ -20,8 +20,9 @@ from core.errors import LeadReadRefused
 from core.sources import registry
 from core.sources.common import PlatformLeadSchema, Unreadable, lead_data, read_or_unreadable, text_at
 from core.sources.incoming import Incoming, unreadable
+from core.sources.lead_read import LeadAnswer, LeadRequest
 from core.sources.signatures import secrets_equal
-from core.sources.source import LeadAnswer, LeadRequest, Setting, Source, SourceConfig, WebhookRequest, require_proof
+from core.sources.source import Setting, Source, SourceConfig, WebhookRequest, require_proof
 from core.store.submissions import SubmissionStore
 from core.vocabulary import SubmissionStatus
 from ops.reprocess import Reprocessor

@@ -15,8 +15,9 @@ import httpx
 
 from core.errors import LeadReadRefused, LeadReadUnavailable
 from core.rotor import json_object
+from core.sources.lead_read import LeadAnswer
 from core.sources.registry import SOURCES
-from core.sources.source import LeadAnswer, SourceConfig, split_read_ref
+from core.sources.source import SourceConfig, split_read_ref
 
 DEFAULT_TIMEOUT = httpx.Timeout(10.0, connect=3.0)
 

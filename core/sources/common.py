@@ -22,6 +22,23 @@ from core.sources.forms import flatten_value, paragraph
 # name part, a work fallback, or None for a question that only belongs in the notes under its label.
 Answer = tuple[str | None, str, str]
 
+# How ad platforms key their prefilled questions (Meta's field_data, TikTok's changes), by role;
+# each platform adds its own spellings. Anything else is a custom question.
+PREFILLED_QUESTION_ROLES = {
+    "full_name": "name",
+    "first_name": "first_name",
+    "last_name": "last_name",
+    "email": "email",
+    "work_email": "work_email",
+    "phone_number": "phone",
+    "work_phone_number": "work_phone",
+    "street_address": "address_street1",
+    "city": "address_city",
+    "state": "address_state",
+    "province": "address_state",
+    "zip_code": "address_zip",
+    "country": "address_country",
+}
 NAME_PARTS = ("first_name", "last_name")
 # B2B forms ask for a work address or number; it still reaches the person when no personal one was given.
 WORK_FALLBACKS = {"work_email": "email", "work_phone": "phone"}

@@ -33,17 +33,9 @@ from core.sources.common import (
 )
 from core.sources.forms import flatten_value
 from core.sources.incoming import Incoming, ignored, unreadable
+from core.sources.lead_read import LeadAnswer, LeadRequest
 from core.sources.signatures import linkedin_challenge_response, verify_linkedin_signature
-from core.sources.source import (
-    Handshake,
-    LeadAnswer,
-    LeadRequest,
-    Setting,
-    Source,
-    SourceConfig,
-    WebhookRequest,
-    require_signature,
-)
+from core.sources.source import Handshake, Setting, Source, SourceConfig, WebhookRequest, require_signature
 
 log = logging.getLogger(__name__)
 

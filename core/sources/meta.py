@@ -20,6 +20,7 @@ from marshmallow import EXCLUDE, Schema, ValidationError, fields, post_load, pre
 
 from core.errors import Forbidden, LeadReadRefused, LeadReadUnavailable
 from core.sources.common import (
+    PREFILLED_QUESTION_ROLES,
     Answer,
     ExactId,
     PlatformLeadSchema,
@@ -32,17 +33,9 @@ from core.sources.common import (
 )
 from core.sources.forms import flatten_value, fold_key
 from core.sources.incoming import Incoming, parsed, unreadable
+from core.sources.lead_read import LeadAnswer, LeadRequest
 from core.sources.signatures import secrets_equal, verify_hex_signature
-from core.sources.source import (
-    Handshake,
-    LeadAnswer,
-    LeadRequest,
-    Setting,
-    Source,
-    SourceConfig,
-    WebhookRequest,
-    require_signature,
-)
+from core.sources.source import Handshake, Setting, Source, SourceConfig, WebhookRequest, require_signature
 
 SIGNATURE_HEADER = "X-Hub-Signature-256"
 VERIFY_TOKEN = Setting("verify_token", "secret", env="META_VERIFY_TOKEN")
@@ -58,22 +51,7 @@ GRAPH_LEAD_FIELDS = (
 )
 # field_data keys of Meta's prefilled questions (intake-formats.md §2.4), by role; anything else is a
 # custom question (key = a slug of its text) or a prefilled one with no Rotor field (job_title ...).
-STANDARD_KEYS = {
-    "full_name": "name",
-    "first_name": "first_name",
-    "last_name": "last_name",
-    "email": "email",
-    "work_email": "work_email",
-    "phone_number": "phone",
-    "work_phone_number": "work_phone",
-    "street_address": "address_street1",
-    "city": "address_city",
-    "state": "address_state",
-    "province": "address_state",
-    "zip_code": "address_zip",
-    "post_code": "address_zip",
-    "country": "address_country",
-}
+STANDARD_KEYS = {**PREFILLED_QUESTION_ROLES, "post_code": "address_zip"}
 # Meta's CSV export tags values with their type (p:+15615550142, z:201305). Graph answers are not known
 # to, but a lead pasted from an export would, and the tag breaks phone and zip validation.
 TYPE_PREFIXES = {"phone": "p:", "work_phone": "p:", "address_zip": "z:"}

@@ -20,6 +20,7 @@ from typing import Any, ClassVar, Literal, Protocol
 from core.errors import NotFound, Unauthorized
 from core.sources.common import PlatformLeadSchema
 from core.sources.incoming import Incoming
+from core.sources.lead_read import LeadAnswer, LeadRequest
 
 # What the GET handshake answers: text is sent as text/plain, a mapping as JSON.
 Handshake = str | Mapping[str, str]
@@ -81,25 +82,6 @@ class WebhookRequest:
     def payload(self) -> Any:
         """The body as JSON, decoded on first use: after a signature check, never before it."""
         return self.read_json(self.body)
-
-
-@dataclass(frozen=True)
-class LeadRequest:
-    """The GET that reads one announced lead; ``workers.reads`` makes it."""
-
-    url: str
-    what: str  # the platform in messages: "cannot reach Meta Graph"
-    params: Mapping[str, str] = field(default_factory=dict)
-    headers: Mapping[str, str] = field(default_factory=dict, repr=False)
-
-
-@dataclass(frozen=True)
-class LeadAnswer:
-    """The platform's answer to a ``LeadRequest``, as the worker received it."""
-
-    status: int
-    reason: str
-    payload: dict[str, Any]  # the JSON object it carried; {} for anything else
 
 
 class Source(ABC):

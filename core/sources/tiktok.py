@@ -15,6 +15,7 @@ from typing import Any
 from marshmallow import ValidationError, pre_load
 
 from core.sources.common import (
+    PREFILLED_QUESTION_ROLES,
     Answer,
     PlatformLeadSchema,
     Unreadable,
@@ -35,23 +36,11 @@ LEAD_OBJECT = "1"
 # Keys of TikTok's prefilled questions (third-party adapters); anything else is a custom question,
 # keyed by its text.
 STANDARD_KEYS = {
+    **PREFILLED_QUESTION_ROLES,
     "name": "name",
-    "full_name": "name",
-    "first_name": "first_name",
-    "last_name": "last_name",
-    "email": "email",
-    "work_email": "work_email",
-    "phone_number": "phone",
     "phone": "phone",
-    "work_phone_number": "work_phone",
     "address": "address_street1",
-    "street_address": "address_street1",
-    "city": "address_city",
-    "state": "address_state",
-    "province": "address_state",
-    "zip_code": "address_zip",
     "postal_code": "address_zip",
-    "country": "address_country",
 }
 ID_FIELDS = ("advertiser_id", "campaign_id", "adgroup_id", "ad_id")
 

@@ -45,7 +45,7 @@ class _DeliveryJobOptions(TypedDict):
 
     args: tuple[str]
     job_id: str
-    timeout: int
+    job_timeout: int
     result_ttl: int
     failure_ttl: int
     on_failure: Callback
@@ -70,16 +70,18 @@ def enqueue_delivery(
     options: _DeliveryJobOptions = {
         "args": (submission_id,),
         "job_id": job_id,
-        "timeout": config.job_timeout_seconds,
+        "job_timeout": config.job_timeout_seconds,
         "result_ttl": DELIVERY_RESULT_TTL,
         "failure_ttl": config.retention_seconds,
         "on_failure": Callback(ON_FAILURE),
         "description": f"deliver submission {submission_id}",
         "pipeline": pipeline,
     }
+    # ``enqueue`` and ``enqueue_at`` read the same options (``job_timeout``; ``enqueue_at`` drops a
+    # ``timeout`` silently, leaving RQ's 180 s default past the person lock's TTL).
     if at is not None:
         return queue.enqueue_at(at, DELIVERY_JOB, **options)
-    return queue.enqueue_call(DELIVERY_JOB, **options)
+    return queue.enqueue(DELIVERY_JOB, **options)
 
 
 def enqueue_redelivery(

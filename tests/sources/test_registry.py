@@ -11,9 +11,9 @@ from core.config import COMMON_SOURCE_KEYS, Config
 from core.errors import ConfigError
 from core.sources.common import PlatformLeadSchema
 from core.sources.incoming import Incoming
+from core.sources.lead_read import LeadAnswer
 from core.sources.registry import SOURCES
 from core.sources.source import (
-    LeadAnswer,
     Setting,
     Source,
     SourceConfig,
