@@ -18,6 +18,8 @@ import limits
 import phonenumbers
 
 from core.errors import ConfigError
+from core.sources.form_tools import TOOLS
+from core.sources.generic import MAPPABLE_FIELDS
 from core.sources.registry import SOURCES
 from core.sources.source import Setting, SourceConfig
 
@@ -59,6 +61,12 @@ class FormConfig:
     captcha: str | None = None  # "turnstile" or "recaptcha": the token is checked before storing
     captcha_secret: str | None = field(default=None, repr=False)
     captcha_verify_url: str | None = None  # the provider's siteverify URL unless set (a proxy, tests)
+    # The form tool that posts here (core.sources.form_tools), when recognising it by shape is not enough.
+    builder: str | None = None
+    # The tool's signing secret (from the variable ``secret_env`` names): its posts must then be signed.
+    secret: str | None = field(default=None, repr=False)
+    # Lead field = a label or dotted path in what the tool posts: read before the tool's own mapping.
+    fields: Mapping[str, str] = field(default_factory=dict)
 
 
 # What every [sources.<name>] table may set; each platform's Source declares the rest (core.sources.registry).
@@ -222,8 +230,8 @@ def _form(key: str, table: Any, env: Mapping[str, str]) -> FormConfig:
         raise ConfigError(f"{where}: a form key may only use letters, digits, '-' and '_'")
     if not isinstance(table, dict):
         raise ConfigError(f"{where} must be a table")
-    known = {name for name in FormConfig.__dataclass_fields__ if name not in ("key", "captcha_secret")}
-    known.add("captcha_secret_env")
+    known = {name for name in FormConfig.__dataclass_fields__ if name not in ("key", "captcha_secret", "secret")}
+    known.update(("captcha_secret_env", "secret_env"))
     unknown = sorted(set(table) - known)
     if unknown:
         raise ConfigError(f"{where}.{unknown[0]}: unknown setting (known: {', '.join(sorted(known))})")
@@ -245,6 +253,8 @@ def _form(key: str, table: Any, env: Mapping[str, str]) -> FormConfig:
         "captcha",
         "captcha_secret_env",
         "captcha_verify_url",
+        "builder",
+        "secret_env",
     ):
         if name in table:
             value = table[name]
@@ -264,7 +274,41 @@ def _form(key: str, table: Any, env: Mapping[str, str]) -> FormConfig:
         values["captcha_secret"] = _text(env, secret_env)
         if not values["captcha_secret"]:
             raise ConfigError(f"{secret_env}: required by forms.{key}.captcha")
+    if values.get("captcha") and "builder" in values:
+        raise ConfigError(f"{where}.builder: a form with a captcha takes browsers' posts only, no form tool's")
+    values.update(_form_tool(where, values.pop("builder", None), values.pop("secret_env", None), env))
+    if "fields" in table:
+        values["fields"] = _field_map(f"{where}.fields", table["fields"])
     return FormConfig(**values)
+
+
+def _form_tool(where: str, builder: str | None, secret_env: str | None, env: Mapping[str, str]) -> dict[str, Any]:
+    """A form's pinned tool and the secret its posts are signed with: a secret needs a tool that signs."""
+    if builder is not None and builder not in TOOLS:
+        raise ConfigError(f"{where}.builder must be one of {', '.join(TOOLS)}")
+    if secret_env is None:
+        return {"builder": builder}
+    signing = [name for name, tool in TOOLS.items() if tool.signature_header]
+    if builder not in signing:
+        raise ConfigError(f"{where}.secret_env needs builder set to a tool that signs its posts: {', '.join(signing)}")
+    if not ENV_NAME_PATTERN.match(secret_env):
+        raise ConfigError(f'{where}.secret_env must name an environment variable, e.g. "WEBFLOW_SECRET"')
+    secret = _text(env, secret_env)
+    if not secret:
+        raise ConfigError(f"{secret_env}: required by {where.removeprefix('LEADGATE_CONFIG: ')}.secret_env")
+    return {"builder": builder, "secret": secret}
+
+
+def _field_map(where: str, table: Any) -> dict[str, str]:
+    """``[forms.<key>.fields]``: lead field = the label or dotted path it is read from."""
+    if not isinstance(table, dict):
+        raise ConfigError(f"{where} must be a table of lead field = label or dotted path")
+    for name, found_at in table.items():
+        if name not in MAPPABLE_FIELDS:
+            raise ConfigError(f"{where}.{name}: not a lead field (known: {', '.join(MAPPABLE_FIELDS)})")
+        if not isinstance(found_at, str) or not found_at.strip():
+            raise ConfigError(f"{where}.{name} must be a non-empty label or dotted path")
+    return {name: found_at.strip() for name, found_at in table.items()}
 
 
 def _sources(tables: Any, env: Mapping[str, str]) -> dict[str, SourceConfig]:

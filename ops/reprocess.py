@@ -24,6 +24,8 @@ from redis.client import Pipeline
 from rq import Queue
 
 from core.config import Config
+from core.sources.form_tool import ToolPost
+from core.sources.form_tools import TOOLS, form_submission
 from core.sources.forms import WebsiteFormSchema
 from core.sources.incoming import load_lead
 from core.sources.registry import schema_for
@@ -277,10 +279,11 @@ class Reprocessor:
             form = self.config.forms.get(name)
             if form is None:
                 raise NotReplayable(SkipReason.NOT_CONFIGURED, f"form {name!r} is no longer configured")
+            post = ToolPost(submission.raw["fields"])
             try:
-                return WebsiteFormSchema(form=form, phone_region=self.config.default_phone_region).load(
-                    submission.raw["fields"]
-                )
+                # Today's mapping: the form's own field map and its tool's, as intake applies them.
+                fields = form_submission(post, TOOLS.get(submission.raw.get("tool", "")), form.fields).fields
+                return WebsiteFormSchema(form=form, phone_region=self.config.default_phone_region).load(fields)
             except ValidationError as exc:
                 raise NotReplayable(
                     SkipReason.NOT_DELIVERABLE, f"still not a deliverable lead: {exc.normalized_messages()}"

@@ -7,6 +7,9 @@ be asked (timeout, 5xx) must not cost a lead: the submission is accepted and mar
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 import httpx
 
 from core.config import FormConfig
@@ -26,7 +29,7 @@ class CaptchaChecker:
         self._transport = transport
         self._http: httpx.Client | None = None
 
-    def check(self, form: FormConfig, fields: dict, remote_ip: str | None) -> bool | None:
+    def check(self, form: FormConfig, fields: Mapping[str, Any], remote_ip: str | None) -> bool | None:
         """True: solved. False: refused or missing. None: the provider could not be asked."""
         assert form.captcha and form.captcha_secret
         token = fields.get(TOKEN_FIELDS[form.captcha])

@@ -7,15 +7,23 @@ the submission durably before answering.
 
 from __future__ import annotations
 
-from typing import Any
+import json
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, cast
 
 from flask import Blueprint, Response, current_app, jsonify, redirect, request
 from marshmallow import ValidationError
 from werkzeug.wrappers import Response as BaseResponse
 
 from core.config import FormConfig
-from core.errors import BadRequest, Forbidden, InvalidInput, NotFound, UnsupportedMediaType
+from core.errors import BadRequest, Forbidden, InvalidInput, NotFound, Unauthorized, UnsupportedMediaType
+from core.sources.form_tool import FormTool, ToolPost
+from core.sources.form_tools import form_submission, tool_for
 from core.sources.forms import is_bot
+from core.store.identity import fingerprint
+from core.store.intake import Limit
 from service.intake import Intake
 from service.jsonbody import parse_json
 from service.responses import FORM_CONTENT_TYPES, html_page, wants_html
@@ -53,31 +61,126 @@ def allow_listed_origins(response: Response) -> Response:
 
 def receive_form(intake: Intake, form_key: str) -> BaseResponse:
     form = _form(intake, form_key)
-    fields = read_fields()
+    # The raw bytes only where a signature covers them: a signing tool's post.
+    body = request.get_data(cache=True) if form.secret else b""
+    post = ToolPost(read_fields(), dict(request.headers.items()), body)
+    # A form with a captcha takes browsers only: a tool's shape must not walk a bot past it.
+    tool = None if form.captcha else tool_for(post, builder=form.builder)
+    if form.secret and tool is not None and not tool.verify(post, secret=form.secret, now=time.time()):
+        raise Unauthorized(f"{tool.signature_header} does not match this body and secret.")
     raw = {
         "content_type": request.mimetype,
-        "fields": fields,
+        "fields": post.fields,
         "headers": {name: request.headers[name] for name in KEPT_HEADERS if name in request.headers},
         "remote_addr": request.remote_addr,
+        **({"tool": tool.name} if tool else {}),
     }
-    source = f"form:{form_key}"
-    limits = intake.form_limits.for_post(form_key, request.remote_addr)
-    if is_bot(fields, form):
+    arrival = Arrival(intake, form, raw, intake.form_limits.for_post(form_key, request.remote_addr))
+    if tool is None:
+        return _from_a_page(arrival, post)
+    return _from_a_tool(arrival, tool, post)
+
+
+@dataclass
+class Arrival:
+    """One post to a form, on its way into the store."""
+
+    intake: Intake
+    form: FormConfig
+    raw: dict[str, Any]
+    limits: Sequence[Limit]
+
+    @property
+    def source(self) -> str:
+        return f"form:{self.form.key}"
+
+    def load(self, fields: dict[str, Any]) -> dict[str, Any]:
+        """The Rotor body the form's schema makes of ``fields``; ValidationError naming the fields."""
+        return cast(dict[str, Any], self.intake.form_schemas[self.form.key].load(fields))
+
+    def accept(self, lead: dict[str, Any], platform_id: str | None) -> str:
+        return self.intake.accept(
+            source=self.source,
+            raw=self.raw,
+            lead=lead,
+            account=self.form.account,
+            platform_id=platform_id,
+            limits=self.limits,
+        )
+
+    def discard(self, reason: str) -> str:
+        return self.intake.discard(source=self.source, raw=self.raw, reason=reason, limits=self.limits)
+
+    def reject(self, problem: str, exc: ValidationError, key: str) -> str:
+        """Keep it ``failed``, with why: a sender that cannot read a 4xx would lose the lead."""
+        reason = f"{problem}: " + json.dumps(exc.normalized_messages(), sort_keys=True, default=str)
+        return self.intake.reject(
+            source=self.source,
+            raw=self.raw,
+            reason=reason,
+            account=self.form.account,
+            platform_id=key,
+            limits=self.limits,
+        )
+
+
+def _from_a_page(arrival: Arrival, post: ToolPost) -> BaseResponse:
+    """A website's own form: a browser's post, a ``fetch()`` call, or a script."""
+    form = arrival.form
+    if is_bot(post.fields, form):
         # Answered like a success so the bot learns nothing; kept as discarded in case it was a person.
-        return _accepted(intake.discard(source=source, raw=raw, reason="honeypot field filled in", limits=limits), form)
+        return _accepted(arrival.discard("honeypot field filled in"), form)
     if form.captcha:
         # Counted before the provider is asked (up to 3 s a check): a flood of made-up tokens stops here.
-        intake.count(limits)
-        limits = []
-        solved = intake.captcha.check(form, fields, request.remote_addr)
+        arrival.intake.count(arrival.limits)
+        arrival.limits = ()
+        solved = arrival.intake.captcha.check(form, post.fields, request.remote_addr)
         if solved is False:
             raise InvalidInput("Please complete the captcha.", errors={"captcha": ["The captcha was not solved."]})
-        raw["captcha"] = "verified" if solved else "unverified: the provider could not be asked"
+        arrival.raw["captcha"] = "verified" if solved else "unverified: the provider could not be asked"
+    fields = form_submission(post, None, form.fields).fields
     try:
-        lead = intake.form_schemas[form_key].load(fields)
+        lead = arrival.load(fields)
     except ValidationError as exc:
-        raise InvalidInput("Some fields need fixing.", errors=exc.normalized_messages()) from exc
-    return _accepted(intake.accept(source=source, raw=raw, lead=lead, account=form.account, limits=limits), form)
+        if _from_a_browser():
+            raise InvalidInput("Some fields need fixing.", errors=exc.normalized_messages()) from exc
+        # A server's post: nobody reads a 422 there, so the lead is kept for a fix and a replay.
+        submission_id = arrival.reject("cannot make a lead of it", exc, f"unreadable:{fingerprint(post.fields)}")
+        return _json(202, submission_id=submission_id, status="failed", errors=exc.normalized_messages())
+    return _accepted(arrival.accept(lead, None), form)
+
+
+def _from_a_tool(arrival: Arrival, tool: FormTool, post: ToolPost) -> BaseResponse:
+    """A form tool's or marketplace's webhook: always a 2xx, as a tool drops a lead it got a 4xx for."""
+    unreadable = f"unreadable:{fingerprint(post.fields)}"
+    try:
+        submission = form_submission(post, tool, arrival.form.fields)
+    except ValidationError as exc:
+        return _tool_answer(arrival.reject(f"cannot read this {tool.title} post", exc, unreadable))
+    if submission.ignored or submission.test:
+        return _tool_answer(arrival.discard(submission.ignored or submission.test or ""))
+    try:
+        lead = arrival.load(submission.fields)
+    except ValidationError as exc:
+        return _tool_answer(arrival.reject("cannot make a lead of it", exc, submission.platform_id or unreadable))
+    return _tool_answer(arrival.accept(lead, submission.platform_id))
+
+
+def _from_a_browser() -> bool:
+    """A browser's post or ``fetch()`` call (they send ``Origin``, or prefer an HTML answer), whose
+    person can fix what the 422 names; anything else is a server that cannot."""
+    return "Origin" in request.headers or wants_html()
+
+
+def _tool_answer(submission_id: str) -> Response:
+    # Angi's receivers answer exactly {"status": "success"}; the others take any 2xx.
+    return _json(200, status="success", submission_id=submission_id)
+
+
+def _json(code: int, **body: Any) -> Response:
+    response = jsonify(body)
+    response.status_code = code
+    return response
 
 
 def read_fields() -> dict[str, Any]:
@@ -110,6 +213,4 @@ def _accepted(submission_id: str, form: FormConfig) -> BaseResponse:
         if form.redirect_url:
             return redirect(form.redirect_url, code=303)
         return html_page("Thank you", "We received your request and will be in touch soon.", status=202)
-    response = jsonify(submission_id=submission_id)
-    response.status_code = 202
-    return response
+    return _json(202, submission_id=submission_id)

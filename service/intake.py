@@ -97,10 +97,21 @@ class Intake:
             SubmissionStatus.RECEIVED, source, raw, account=account, idempotency=idempotency, read_ref=read_ref
         )
 
-    def reject(self, *, source: str, raw: dict[str, Any], reason: str, account: str, platform_id: str) -> str:
-        """Store a platform's lead that cannot be delivered as it is (``failed``, replayable once fixed)."""
+    def reject(
+        self,
+        *,
+        source: str,
+        raw: dict[str, Any],
+        reason: str,
+        account: str,
+        platform_id: str,
+        limits: Sequence[Limit] = (),
+    ) -> str:
+        """Store a lead that cannot be delivered as it is (``failed``, replayable once fixed)."""
         idempotency = (keys.idempotency(source, platform_id), PLATFORM_ID_TTL_SECONDS)
-        return self._store(SubmissionStatus.FAILED, source, raw, account=account, note=reason, idempotency=idempotency)
+        return self._store(
+            SubmissionStatus.FAILED, source, raw, account=account, note=reason, idempotency=idempotency, limits=limits
+        )
 
     def discard(self, *, source: str, raw: dict[str, Any], reason: str, limits: Sequence[Limit] = ()) -> str:
         """Keep a submission that will not be delivered (a honeypot bot, a platform's test lead), for the record."""

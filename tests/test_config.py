@@ -84,6 +84,41 @@ def test_invalid_form_settings_name_the_setting(tmp_path, toml: str, message: st
     assert str(caught.value).startswith(message)
 
 
+def test_a_form_tool_pinned_with_its_secret_and_field_map(tmp_path) -> None:
+    path = tmp_path / "leadgate.toml"
+    path.write_text(
+        '[forms.site]\nbuilder = "webflow"\nsecret_env = "WEBFLOW_SECRET"\n'
+        '[forms.site.fields]\nname = "Nome completo"\nphone = "payload.data.Telefone"\n'
+    )
+    form = Config.from_env({"LEADGATE_CONFIG": str(path), "WEBFLOW_SECRET": "s3cret"}).forms["site"]
+    assert (form.builder, form.secret) == ("webflow", "s3cret")
+    assert form.fields == {"name": "Nome completo", "phone": "payload.data.Telefone"}
+    assert "s3cret" not in repr(form)
+
+
+@pytest.mark.parametrize(
+    ("toml", "message"),
+    [
+        ("builder = 'wix'", "LEADGATE_CONFIG: forms.site.builder must be one of "),
+        ("secret_env = 'WEBFLOW_SECRET'", "LEADGATE_CONFIG: forms.site.secret_env needs builder set to a tool that"),
+        ("builder = 'webflow'\nsecret_env = 'NOT_SET'", "NOT_SET: required by forms.site.secret_env"),
+        (
+            "builder = 'webflow'\ncaptcha = 'turnstile'\ncaptcha_secret_env = 'WEBFLOW_SECRET'",
+            "LEADGATE_CONFIG: forms.site.builder: a form with a captcha takes browsers' posts only",
+        ),
+        ("fields = 'name'", "LEADGATE_CONFIG: forms.site.fields must be a table of lead field = label"),
+        ("fields = {colour = 'Farbe'}", "LEADGATE_CONFIG: forms.site.fields.colour: not a lead field"),
+        ("fields = {name = ''}", "LEADGATE_CONFIG: forms.site.fields.name must be a non-empty label or dotted path"),
+    ],
+)
+def test_invalid_form_tool_settings_name_the_setting(tmp_path, toml: str, message: str) -> None:
+    path = tmp_path / "bad.toml"
+    path.write_text(f"[forms.site]\n{toml}\n")
+    with pytest.raises(ConfigError) as caught:
+        Config.from_env({"LEADGATE_CONFIG": str(path), "WEBFLOW_SECRET": "s3cret"})
+    assert str(caught.value).startswith(message)
+
+
 def test_cli_stops_with_one_line_naming_the_setting() -> None:
     result = CliRunner().invoke(main, ["status", "x"], env={"ROTOR_DAILY_LIMIT": "lots"})
     assert result.exit_code == 1

@@ -116,6 +116,17 @@ def test_unknown_fields_are_summarised_in_notes_never_sent() -> None:
     assert "Other fields:\nRoof Type: shingle\nbudget: 5k, 10k\nhoa: yes" in body["notes"]
 
 
+def test_a_second_answer_for_a_field_is_kept_in_the_notes() -> None:
+    # Nothing a sender posted is dropped: the first answer is the lead's, another one is noted.
+    body = load({**PERSON, "email": "ann@example.com", "_replyto": "ann.lee@work.example", "E-mail": "ann@example.com"})
+    assert body["email"] == "ann@example.com"
+    assert body["notes"] == "Other fields:\n_replyto: ann.lee@work.example"
+
+
+def test_a_blank_answer_does_not_hide_a_later_alias() -> None:
+    assert load({"name": "", "full_name": "Ann Lee", "phone": "2015550123"})["name"] == "Ann Lee"
+
+
 def test_form_tool_fields_are_dropped() -> None:
     body = load({**PERSON, "g-recaptcha-response": "x" * 50, "_gotcha": "", "submit": "Send"})
     assert "notes" not in body

@@ -76,11 +76,30 @@ def test_plain_html_post_without_redirect_url_gets_a_page(client) -> None:
     assert response.mimetype == "text/html" and b"Thank you" in response.data
 
 
-def test_invalid_json_submission_is_422_naming_fields(client, queue) -> None:
-    response = client.post("/v1/forms/contact", json={"name": "", "phone": "12"})
+def test_invalid_json_submission_from_a_page_is_422_naming_fields(client, queue) -> None:
+    # A fetch() call: the browser sends the page's Origin, and the page shows what the 422 names.
+    response = client.post(
+        "/v1/forms/contact", json={"name": "", "phone": "12"}, headers={"Origin": "https://example.com"}
+    )
     assert response.status_code == 422
     assert response.json["errors"] == {"name": ["A name is required."], "phone": ["Not a valid phone number."]}
     assert queue.count == 0
+
+
+def test_invalid_submission_from_a_server_is_kept_failed_and_answered_2xx(client, redis_conn, queue) -> None:
+    # No Origin and no preference for HTML: a server relaying the form, which nobody watches for a 422.
+    body = {"name": "", "phone": "12", "message": "Roof leak"}
+    response = client.post("/v1/forms/contact", json=body)
+    assert response.status_code == 202
+    assert response.json["status"] == "failed"
+    assert response.json["errors"] == {"name": ["A name is required."], "phone": ["Not a valid phone number."]}
+    submission = stored(redis_conn, response.json["submission_id"])
+    assert submission.status is SubmissionStatus.FAILED
+    assert submission.raw["fields"] == body
+    assert "A name is required." in (submission.error or "")
+    assert queue.count == 0
+    again = client.post("/v1/forms/contact", json=body)
+    assert stored(redis_conn, again.json["submission_id"]).status is SubmissionStatus.DUPLICATE
 
 
 def test_invalid_html_post_gets_a_readable_page(client, queue) -> None:

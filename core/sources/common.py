@@ -8,6 +8,7 @@ and ``PlatformLeadSchema`` assembles the Rotor body the same way for all of them
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
@@ -159,6 +160,39 @@ def split_answers(answers: Iterable[Answer]) -> tuple[dict[str, str], dict[str, 
 def _add_answer(others: dict[str, str], label: str, value: str) -> None:
     # Two questions with one label (or one asked twice) keep both answers.
     others[label] = f"{others[label]}; {value}" if label in others else value
+
+
+def question_answers(items: Any, label: str) -> list[tuple[str, str | None]]:
+    """``[{question, answer}]`` as (question, answer) pairs; anything else kept under ``label``."""
+    pairs: list[tuple[str, str | None]] = []
+    odd: list[Any] = []
+    for item in items if isinstance(items, list) else [items]:
+        question = text_at(item, "question") if isinstance(item, Mapping) else None
+        if question:
+            pairs.append((question, text_at(item, "answer")))
+        elif item not in (None, "", [], {}):
+            odd.append(item)
+    return [*pairs, (label, flatten_value(odd))] if odd else pairs
+
+
+def labelled_fields(pairs: Iterable[tuple[str, str | None]]) -> dict[str, str]:
+    """``pairs`` as ordered fields, empty values left out; a key given twice keeps both values."""
+    fields: dict[str, str] = {}
+    for key, value in pairs:
+        if value:
+            # A question asked twice, or one worded like another field, loses neither answer.
+            fields[key] = f"{fields[key]}; {value}" if key in fields else value
+    return fields
+
+
+def json_object(value: Any, field: str) -> Mapping[str, Any]:
+    """A JSON object sent as one (or as a JSON string inside a form field), else a ValidationError naming ``field``."""
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except ValueError as exc:
+            raise ValidationError({field: [f"Not JSON: {exc}."]}) from exc
+    return require_object(value, field)
 
 
 def readable_label(key: str) -> str:

@@ -13,6 +13,7 @@ import json
 import re
 from collections.abc import Mapping
 from typing import Any, Protocol
+from urllib.parse import parse_qsl, urlsplit
 
 from marshmallow import EXCLUDE, fields, post_load, pre_load
 
@@ -33,6 +34,13 @@ ALIASES: dict[str, tuple[str, ...]] = {
     "notes": ("message", "comments", "comment", "notes", "details", "description"),
     "service_type": ("service", "service_type", "services"),
 }
+# Questions that ask for the name, by their wording (Typeform's and Tally's labels, where nothing
+# else says which answer is the name).
+ROLE_BY_TITLE = (
+    ("first_name", re.compile(r"\b(first|given) name\b|\bforename\b")),
+    ("last_name", re.compile(r"\b(last|family) name\b|\bsurname\b")),
+    ("name", re.compile(r"\bfull name\b|^\W*(what is |what's )?(your )?name\W*$")),
+)
 # Attribution keys that become tags (few distinct values) rather than only notes (one value per click).
 TAGGED_ATTRIBUTION = ("utm_source", "utm_medium", "utm_campaign")
 ATTRIBUTION_ALIASES = {
@@ -61,9 +69,14 @@ IGNORED = (
     "submit",
 )
 EXTRA_VALUE_LIMIT = 200
+# Landing-URL query parameters kept as attribution besides the UTMs: the click ids (gclid, fbclid ...).
+CLICK_IDS = tuple(
+    key for key, kept_as in ATTRIBUTION_ALIASES.items() if key == kept_as and key not in ("page_url", "referrer")
+)
 
 
-_FIELD_BY_ALIAS = {alias: field for field, aliases in ALIASES.items() for alias in aliases}
+# A lead field's own name is an alias too: form tools name the fields they know (core.sources.form_tools).
+_FIELD_BY_ALIAS = {alias: field for field, aliases in ALIASES.items() for alias in (field, *aliases)}
 _SEPARATORS = re.compile(r"[\s\-.]+")
 
 
@@ -87,6 +100,19 @@ def flatten_value(value: Any) -> str | None:
     return str(value)
 
 
+def query_attribution(url: str) -> dict[str, str]:
+    """The UTM parameters and click ids in a page URL's query, as sent (fbclid's case matters)."""
+    try:
+        query = urlsplit(url).query
+    except ValueError:  # a malformed address ("http://[::1") is still the page, with no query to read
+        return {}
+    return {
+        key: value
+        for key, value in parse_qsl(query)
+        if value and (fold_key(key).startswith("utm_") or fold_key(key) in CLICK_IDS)
+    }
+
+
 def split_fields(raw: Mapping[str, Any], *, honeypot_field: str) -> tuple[dict, dict[str, str], dict[str, str]]:
     """Sort posted fields into (lead fields by Rotor name, attribution, other fields)."""
     lead: dict[str, Any] = {}
@@ -97,12 +123,17 @@ def split_fields(raw: Mapping[str, Any], *, honeypot_field: str) -> tuple[dict, 
         folded = fold_key(key)
         if folded in IGNORED or folded == honeypot:
             continue
-        if folded in _FIELD_BY_ALIAS:
-            # The first alias seen wins, so 'email' and '_replyto' posted together do not clash.
-            lead.setdefault(_FIELD_BY_ALIAS[folded], value if not isinstance(value, list) else flatten_value(value))
-            continue
         text = flatten_value(value)
-        if not text:
+        field = _FIELD_BY_ALIAS.get(folded)
+        if field is not None and (field not in lead or lead[field] in (None, "")):
+            lead[field] = value if not isinstance(value, list) else text
+            continue
+        if not text or (field is not None and text == flatten_value(lead[field])):
+            continue
+        if field is not None:
+            # A second answer for a field already given ('email' and '_replyto'): the first is the
+            # lead's, this one stays in the notes under its own name.
+            extra[key.strip()] = text
             continue
         if folded.startswith("utm_") or folded in ATTRIBUTION_ALIASES:
             attribution[ATTRIBUTION_ALIASES.get(folded, folded)] = text

@@ -11,6 +11,7 @@ Pure: no I/O.
 from __future__ import annotations
 
 import base64
+import binascii
 import hashlib
 import hmac
 
@@ -96,6 +97,18 @@ def secrets_equal(received: str | None, expected: str) -> bool:
     if not isinstance(received, str) or not received or not expected:
         return False
     return hmac.compare_digest(received.encode(), expected.encode())
+
+
+def verify_basic_auth(header: str | None, credentials: str) -> bool:
+    """True when ``header`` is ``Basic <base64 of credentials>`` (``user:password``), compared in constant time."""
+    scheme, _, encoded = (header or "").strip().partition(" ")
+    if scheme.lower() != "basic":
+        return False
+    try:
+        received = base64.b64decode(encoded.strip(), validate=True).decode()
+    except (binascii.Error, ValueError):  # not base64, or not UTF-8 inside
+        return False
+    return secrets_equal(received, credentials)
 
 
 def _strip_prefix(header: str | None, prefix: str) -> str | None:

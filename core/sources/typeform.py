@@ -11,7 +11,6 @@ intake-formats.md §7.1. Typeform documents no test-response marker. Webhooks ar
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -28,7 +27,14 @@ from core.sources.common import (
     resolve_path,
     text_at,
 )
-from core.sources.forms import ALIASES, ATTRIBUTION_ALIASES, TAGGED_ATTRIBUTION, flatten_value, fold_key
+from core.sources.forms import (
+    ALIASES,
+    ATTRIBUTION_ALIASES,
+    ROLE_BY_TITLE,
+    TAGGED_ATTRIBUTION,
+    flatten_value,
+    fold_key,
+)
 from core.sources.incoming import Incoming, ignored, with_answers
 from core.sources.signatures import verify_base64_signature
 from core.sources.source import Source, SourceConfig, WebhookRequest, require_signature
@@ -38,12 +44,6 @@ RESPONSE_EVENT = "form_response"  # a finished response; partial ones are other 
 
 ROLE_BY_TYPE = {"email": "email", "phone_number": "phone"}
 ROLE_BY_REF = {alias: field for field, aliases in ALIASES.items() for alias in aliases}
-# For forms built in the editor, where refs are UUIDs: the name questions by their wording.
-ROLE_BY_TITLE = (
-    ("first_name", re.compile(r"\b(first|given) name\b|\bforename\b")),
-    ("last_name", re.compile(r"\b(last|family) name\b|\bsurname\b")),
-    ("name", re.compile(r"\bfull name\b|^\W*(what is |what's )?(your )?name\W*$")),
-)
 
 
 def idempotency_key(payload: Any) -> str:
