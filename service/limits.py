@@ -13,6 +13,8 @@ provider is asked, so a flood of made-up tokens is refused here rather than chec
 
 from __future__ import annotations
 
+import ipaddress
+
 import limits
 
 from core.config import Config
@@ -27,7 +29,7 @@ class FormLimits:
 
     def for_post(self, form_key: str, address: str | None) -> list[Limit]:
         """The limits a post from ``address`` to ``form_key`` counts against."""
-        scoped = [("form-ip", address or "unknown", rate) for rate in self.per_address]
+        scoped = [("form-ip", client_bucket(address), rate) for rate in self.per_address]
         scoped += [("form", form_key, rate) for rate in self.per_form]
         return [
             Limit(
@@ -38,3 +40,20 @@ class FormLimits:
             )
             for scope, value, rate in scoped
         ]
+
+
+def client_bucket(address: str | None) -> str:
+    """What one client's posts are counted under: its IPv4 address, or its IPv6 /64.
+
+    An IPv6 host is given a whole /64 (RFC 4291's interface identifier), so a client can post from
+    as many addresses as it likes within one: counting the /64 counts the client.
+    """
+    try:
+        ip = ipaddress.ip_address(address or "")
+    except ValueError:
+        return address or "unknown"
+    if isinstance(ip, ipaddress.IPv6Address):
+        if ip.ipv4_mapped is not None:
+            return str(ip.ipv4_mapped)
+        return str(ipaddress.IPv6Network((ip, 64), strict=False))
+    return str(ip)

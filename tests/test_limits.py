@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import pytest
+
 from core.config import Config
 from service.app import create_app
+from service.limits import client_bucket
 
 PERSON = {"name": "Ann", "phone": "2015550123"}
 
@@ -51,8 +54,33 @@ def test_behind_a_proxy_the_forwarded_address_counts(config: Config, redis_conn)
     assert (first.status_code, second.status_code) == (202, 202)
 
 
+def test_one_ipv6_client_is_counted_by_its_64(config: Config, redis_conn) -> None:
+    # A host holds a whole /64: new addresses inside it are the same client, another /64 is not.
+    client = app_with(config, rate_limit_per_ip="2 per minute").test_client()
+    answers = [
+        client.post("/v1/forms/contact", json={**PERSON, "n": n}, environ_base={"REMOTE_ADDR": f"2001:db8:1:2::{n}"})
+        for n in range(1, 4)
+    ]
+    assert [answer.status_code for answer in answers] == [202, 202, 429]
+    other = client.post("/v1/forms/contact", json=PERSON, environ_base={"REMOTE_ADDR": "2001:db8:1:3::1"})
+    assert other.status_code == 202
+
+
+@pytest.mark.parametrize(
+    ("address", "bucket"),
+    [
+        ("203.0.113.5", "203.0.113.5"),
+        ("2001:db8:1:2:aaaa:bbbb:cccc:dddd", "2001:db8:1:2::/64"),
+        ("::ffff:203.0.113.5", "203.0.113.5"),
+        (None, "unknown"),
+        ("not-an-address", "not-an-address"),
+    ],
+)
+def test_client_bucket(address: str | None, bucket: str) -> None:
+    assert client_bucket(address) == bucket
+
+
 def test_a_bad_rate_stops_start_up_naming_the_variable() -> None:
-    import pytest
 
     from core.errors import ConfigError
 
