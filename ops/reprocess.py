@@ -279,11 +279,14 @@ class Reprocessor:
             form = self.config.forms.get(name)
             if form is None:
                 raise NotReplayable(SkipReason.NOT_CONFIGURED, f"form {name!r} is no longer configured")
-            post = ToolPost(submission.raw["fields"])
+            post = ToolPost(submission.raw["fields"], {"Content-Type": submission.raw.get("content_type", "")})
             try:
                 # Today's mapping: the form's own field map and its tool's, as intake applies them.
-                fields = form_submission(post, TOOLS.get(submission.raw.get("tool", "")), form.fields).fields
-                return WebsiteFormSchema(form=form, phone_region=self.config.default_phone_region).load(fields)
+                tool = TOOLS.get(submission.raw.get("tool") or form.builder or "")
+                posted = form_submission(post, tool, form.fields)
+                if posted.test or posted.ignored:
+                    raise NotReplayable(SkipReason.NOT_DELIVERABLE, f"not a lead: {posted.test or posted.ignored}")
+                return WebsiteFormSchema(form=form, phone_region=self.config.default_phone_region).load(posted.fields)
             except ValidationError as exc:
                 raise NotReplayable(
                     SkipReason.NOT_DELIVERABLE, f"still not a deliverable lead: {exc.normalized_messages()}"

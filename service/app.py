@@ -55,11 +55,19 @@ def _limit_body() -> None:
     the limit without a word: a form or a webhook's signature check would see a body cut short, and
     the cut one would be stored as the raw submission.
     """
-    if request.blueprint == webhooks.bp.name:
+    if request.blueprint == webhooks.bp.name or _form_of_a_tool():
         request.max_content_length = max(webhooks.MAX_BODY_BYTES, current_app.config["MAX_CONTENT_LENGTH"])
     if request.content_length is None and "chunked" in request.headers.get("Transfer-Encoding", "").lower():
         if len(request.get_data()) >= (request.max_content_length or 0):
             raise RequestEntityTooLarge()
+
+
+def _form_of_a_tool() -> bool:
+    """A form a tool posts to (``builder`` pinned): its posts get webhooks' limit, as a 413 is not resent."""
+    if request.blueprint != forms.bp.name:
+        return False
+    form = current_app.extensions["leadgate"].config.forms.get((request.view_args or {}).get("form_key", ""))
+    return form is not None and form.builder is not None
 
 
 def _start_clock() -> None:

@@ -19,13 +19,13 @@ from werkzeug.wrappers import Response as BaseResponse
 
 from core.config import FormConfig
 from core.errors import BadRequest, Forbidden, InvalidInput, NotFound, Unauthorized, UnsupportedMediaType
+from core.jsonbody import parse_json
 from core.sources.form_tool import FormTool, ToolPost
 from core.sources.form_tools import form_submission, tool_for
 from core.sources.forms import is_bot
 from core.store.identity import fingerprint
 from core.store.intake import Limit
 from service.intake import Intake
-from service.jsonbody import parse_json
 from service.responses import FORM_CONTENT_TYPES, html_page, wants_html
 
 bp = Blueprint("forms", __name__)
@@ -75,7 +75,8 @@ def receive_form(intake: Intake, form_key: str) -> BaseResponse:
         "remote_addr": request.remote_addr,
         **({"tool": tool.name} if tool else {}),
     }
-    arrival = Arrival(intake, form, raw, intake.form_limits.for_post(form_key, request.remote_addr))
+    limits = intake.form_limits.for_post(form_key, request.remote_addr, signed=bool(form.secret and tool))
+    arrival = Arrival(intake, form, raw, limits)
     if tool is None:
         return _from_a_page(arrival, post)
     return _from_a_tool(arrival, tool, post)

@@ -27,9 +27,11 @@ class FormLimits:
         self.per_address = limits.parse_many(config.rate_limit_per_ip)
         self.per_form = limits.parse_many(config.rate_limit_per_form)
 
-    def for_post(self, form_key: str, address: str | None) -> list[Limit]:
-        """The limits a post from ``address`` to ``form_key`` counts against."""
-        scoped = [("form-ip", client_bucket(address), rate) for rate in self.per_address]
+    def for_post(self, form_key: str, address: str | None, *, signed: bool = False) -> list[Limit]:
+        """The limits a post from ``address`` to ``form_key`` counts against. A post its tool signed
+        counts against the form's only: a tool posts every site's leads from a few addresses, and
+        does not resend after a 429."""
+        scoped = [] if signed else [("form-ip", client_bucket(address), rate) for rate in self.per_address]
         scoped += [("form", form_key, rate) for rate in self.per_form]
         return [
             Limit(

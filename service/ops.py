@@ -16,12 +16,12 @@ from marshmallow import Schema, ValidationError
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
 from core.errors import Conflict, DeliveryError, InvalidInput, NotFound, StoreUnavailable, Unauthorized
+from core.jsonbody import parse_json
 from core.metrics import RedisCollector
 from ops.backlog import account_reports, run_deferred_now
 from ops.lookup import lookup_lead
 from ops.reprocess import FailedFilter, Report, Reprocessor, Skipped, SkipReason
 from service.intake import Intake
-from service.jsonbody import parse_json
 from service.ops_schemas import BulkRequestSchema, DiscardRequestSchema, FailedQuerySchema, RunNowRequestSchema
 
 bp = Blueprint("ops", __name__)

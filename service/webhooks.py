@@ -20,12 +20,12 @@ from flask import Blueprint, Response, current_app, jsonify, request
 
 from core.config import Config
 from core.errors import NotFound
+from core.jsonbody import parse_json
 from core.sources.incoming import Incoming
 from core.sources.registry import SOURCES
 from core.sources.source import SourceConfig, WebhookRequest
 from core.store.identity import fingerprint
 from service.intake import Intake
-from service.jsonbody import parse_json
 
 bp = Blueprint("webhooks", __name__)
 

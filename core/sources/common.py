@@ -8,7 +8,6 @@ and ``PlatformLeadSchema`` assembles the Rotor body the same way for all of them
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
@@ -16,6 +15,7 @@ from typing import Any, ClassVar, TypeVar
 
 from marshmallow import EXCLUDE, ValidationError, fields, post_load
 
+from core.jsonbody import loads
 from core.lead import PERSON_FIELDS, LeadSchema, rotor_body
 from core.sources.forms import flatten_value, paragraph
 
@@ -157,6 +157,18 @@ def split_answers(answers: Iterable[Answer]) -> tuple[dict[str, str], dict[str, 
     return person, others
 
 
+def add_answer(fields: dict[str, Any], label: str, value: Any) -> None:
+    """Put ``value`` under ``label``; a label given twice (two questions worded alike) keeps both."""
+    if label not in fields:
+        fields[label] = value
+        return
+    earlier = fields[label]
+    fields[label] = [
+        *(earlier if isinstance(earlier, list) else [earlier]),
+        *(value if isinstance(value, list) else [value]),
+    ]
+
+
 def _add_answer(others: dict[str, str], label: str, value: str) -> None:
     # Two questions with one label (or one asked twice) keep both answers.
     others[label] = f"{others[label]}; {value}" if label in others else value
@@ -189,9 +201,9 @@ def json_object(value: Any, field: str) -> Mapping[str, Any]:
     """A JSON object sent as one (or as a JSON string inside a form field), else a ValidationError naming ``field``."""
     if isinstance(value, str):
         try:
-            value = json.loads(value)
+            value = loads(value)
         except ValueError as exc:
-            raise ValidationError({field: [f"Not JSON: {exc}."]}) from exc
+            raise ValidationError({field: [f"Not JSON: {exc}"]}) from exc
     return require_object(value, field)
 
 

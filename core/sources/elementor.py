@@ -17,7 +17,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from core.sources.common import readable_label, text_at
+from core.sources.common import add_answer, readable_label, text_at
 from core.sources.form_tool import FormTool, ToolPost, ToolSubmission
 from core.sources.forms import ALIASES, ATTRIBUTION_ALIASES, flatten_value, fold_key, query_attribution
 
@@ -59,7 +59,7 @@ class Elementor(FormTool):
             kind = (text_at(parts, "type") or "").lower()
             value = _answer(parts)
             if value and kind not in NO_ANSWER_TYPES:
-                fields.setdefault(_key(field_id, kind, text_at(parts, "title"), fields), value)
+                add_answer(fields, _key(field_id, kind, text_at(parts, "title"), fields), value)
         page_url = text_at(data.meta, "page_url.value")
         if page_url:
             fields.setdefault("page_url", page_url)

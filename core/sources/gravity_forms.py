@@ -16,7 +16,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from core.sources.common import exact_id
+from core.sources.common import add_answer, exact_id
 from core.sources.form_tool import FormTool, ToolPost, ToolSubmission
 from core.sources.forms import flatten_value, query_attribution
 
@@ -65,7 +65,7 @@ class GravityForms(FormTool):
             _add_field(fields, field_id, inputs)
         for key, value in entry.items():
             if not FIELD_ID.match(key) and key not in ENTRY_PROPERTIES and flatten_value(value):
-                fields.setdefault(key, value)  # a Select Fields key, or an add-on's meta
+                add_answer(fields, key, value)  # a Select Fields key, or an add-on's meta
         page = flatten_value(entry.get("source_url"))
         if page:
             fields.update({"page_url": page, **query_attribution(page)})
@@ -113,10 +113,15 @@ def _named_parts(inputs: Mapping[str, str]) -> dict[str, str] | None:
     subs = inputs.keys()
     if {"3", "6"} <= subs <= NAME_INPUTS:
         return {lead_field: " ".join(inputs[s] for s in ids if inputs.get(s)) for lead_field, ids in NAME_PARTS.items()}
-    # Checkboxes use sub-ids .1, .2 ... too: an address's zip, when given, has a digit; a choice rarely does.
-    if {"1", "3", "4", "5"} <= subs <= ADDRESS_INPUTS and (not inputs["5"] or any(c.isdigit() for c in inputs["5"])):
+    # Checkboxes use sub-ids .1, .2 ... too, with some left empty: an address has a zip or a house
+    # number, and a choice rarely has a digit.
+    if {"1", "3", "4", "5"} <= subs <= ADDRESS_INPUTS and (_has_digit(inputs["5"]) or _has_digit(inputs["1"])):
         return {lead_field: inputs.get(sub, "") for lead_field, sub in ADDRESS_PARTS.items()}
     return None
+
+
+def _has_digit(text: str) -> bool:
+    return any(c.isdigit() for c in text)
 
 
 def _lead_field(value: str) -> str | None:

@@ -14,7 +14,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from core.sources.common import exact_id, json_object, readable_label, text_at
+from core.sources.common import add_answer, exact_id, json_object, readable_label, text_at
 from core.sources.form_tool import FormTool, ToolPost, ToolSubmission
 from core.sources.forms import flatten_value
 
@@ -76,7 +76,7 @@ def _add_answer(fields: dict[str, Any], label: str, value: Any) -> None:
             return
     text = flatten_value(value)
     if text and text.strip():
-        fields.setdefault(label, text)
+        add_answer(fields, label, text)
 
 
 def _composite(value: Mapping[str, Any]) -> tuple[dict[str, str], Any]:

@@ -111,6 +111,15 @@ def verify_basic_auth(header: str | None, credentials: str) -> bool:
     return secrets_equal(received, credentials)
 
 
+def recent(stamp: str | None, *, now: float, max_age_seconds: float, per_second: int = 1) -> bool:
+    """True when ``stamp`` (whole units since the epoch, ``per_second`` of them a second) is within
+    ``max_age_seconds`` of ``now``: a captured signed request cannot be replayed later. Anything
+    that is not a plain number of sane length is False, never an error."""
+    if not isinstance(stamp, str) or not stamp.isascii() or not stamp.isdigit() or len(stamp) > 16:
+        return False
+    return abs(now - int(stamp) / per_second) <= max_age_seconds
+
+
 def _strip_prefix(header: str | None, prefix: str) -> str | None:
     # The label is matched case-insensitively: it only names the scheme, the digest proves the sender.
     if not isinstance(header, str):

@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from core.sources.common import exact_id, require_list, require_object, text_at
+from core.sources.common import add_answer, exact_id, require_list, require_object, text_at
 from core.sources.form_tool import FormTool, ToolPost, ToolSubmission
 from core.sources.forms import ALIASES, ROLE_BY_TITLE, flatten_value, fold_key
 from core.sources.signatures import verify_base64_signature
@@ -58,7 +58,7 @@ class Tally(FormTool):
             if value in (None, "", []):
                 continue
             key = _key(item, fields)
-            fields[key] = _joined(fields[key], value) if key in fields else value
+            add_answer(fields, key, value)
         form_name = text_at(data, "formName")
         if form_name:
             fields.setdefault("Tally form", form_name)
@@ -112,8 +112,3 @@ def _is_option_echo(item: Mapping[str, Any], items: list[Mapping[str, Any]]) -> 
         for group in items
         if group is not item
     )
-
-
-def _joined(first: Any, second: Any) -> list[Any]:
-    # Two questions with one label keep both answers.
-    return [*(first if isinstance(first, list) else [first]), *(second if isinstance(second, list) else [second])]

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from core.sources.common import json_object, readable_label
+from core.sources.common import add_answer, json_object, readable_label
 from core.sources.form_tool import FormTool, ToolPost, ToolSubmission
 from core.sources.forms import flatten_value
 
@@ -40,7 +40,7 @@ class Unbounce(FormTool):
         for key, values in data.items():
             value = _unwrapped(values)
             if key not in PAGE_KEYS and key not in BOOKKEEPING and flatten_value(value):
-                fields.setdefault(readable_label(key), value)
+                add_answer(fields, readable_label(key), value)
         for key, label in PAGE_KEYS.items():
             # The envelope's copy first: in JSON mode the owner may have removed data.json's.
             page = flatten_value(post.fields.get(key)) or flatten_value(_unwrapped(data.get(key)))

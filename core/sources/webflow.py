@@ -16,7 +16,7 @@ from marshmallow import ValidationError
 
 from core.sources.common import exact_id, require_object
 from core.sources.form_tool import FormTool, ToolPost, ToolSubmission
-from core.sources.signatures import verify_hex_signature
+from core.sources.signatures import recent, verify_hex_signature
 
 TRIGGER = "form_submission"
 TIMESTAMP_HEADER = "x-webflow-timestamp"
@@ -49,7 +49,7 @@ class WebflowTool(FormTool):
 
     def verify(self, post: ToolPost, *, secret: str, now: float) -> bool:
         stamp = post.header(TIMESTAMP_HEADER) or ""
-        if not (stamp.isascii() and stamp.isdigit()) or abs(now - int(stamp) / 1000) > MAX_AGE_SECONDS:
+        if not recent(stamp, now=now, max_age_seconds=MAX_AGE_SECONDS, per_second=1000):
             return False
         return verify_hex_signature(
             post.header(self.signature_header), secret=secret, body=stamp.encode() + b":" + post.body, prefix=""

@@ -22,7 +22,7 @@ from urllib.parse import parse_qsl
 from core.sources.common import exact_id
 from core.sources.form_tool import FormTool, ToolPost, ToolSubmission
 from core.sources.forms import fold_key
-from core.sources.signatures import verify_hex_signature
+from core.sources.signatures import recent, verify_hex_signature
 
 WEBHOOK_ID_HEADER = "X-WPForms-Webhook-Id"
 USER_AGENT_PREFIX = "wpforms-webhooks/"
@@ -30,6 +30,7 @@ MAX_AGE_SECONDS = 5 * 60
 # The {entry_id} smart tag, when the owner maps it: with the webhook's id, it names one submission.
 ENTRY_ID_KEYS = ("entry_id", "entryid", "wpforms_entry_id")
 LINE_SEPARATOR = "||"
+MAX_NESTING = 64  # PHP's default max_input_nesting_level
 _BRACKETED = re.compile(r"^(?P<base>[^\[\]]+)(?P<path>(?:\[[^\[\]]*\])+)$")
 
 
@@ -47,7 +48,8 @@ class WPForms(FormTool):
 
     def unwrap(self, post: ToolPost) -> ToolSubmission:
         """The owner's keys as posted, ``||`` lines split, dates as their text; the webhook and entry id."""
-        body = php_array(post.fields.items())
+        form_encoded = "form" in (post.header("Content-Type") or "").lower()  # urlencoded or multipart
+        body = php_array(post.fields.items(), form_encoded=form_encoded)
         fields = {key: _readable(value) for key, value in body.items()}
         entry_key = next((key for key in body if fold_key(key) in ENTRY_ID_KEYS), None)
         entry_id = exact_id(body[entry_key], entry_key) if entry_key else None
@@ -64,11 +66,7 @@ class WPForms(FormTool):
         parts = [part.strip().partition("=") for part in header.split(",")]
         stamps = [value.strip() for key, _, value in parts if key.strip() == "t"]
         digests = [value.strip() for key, _, value in parts if key.strip() == "v"]
-        if (
-            len(stamps) != 1
-            or not (stamps[0].isascii() and stamps[0].isdigit())
-            or abs(now - int(stamps[0])) > MAX_AGE_SECONDS
-        ):
+        if len(stamps) != 1 or not recent(stamps[0], now=now, max_age_seconds=MAX_AGE_SECONDS):
             return False
         prefix = stamps[0].encode() + b"."
         return any(
@@ -81,13 +79,21 @@ class WPForms(FormTool):
 TOOL = WPForms()
 
 
-def php_array(pairs: Iterable[tuple[str, Any]]) -> dict[str, Any]:
+def php_array(pairs: Iterable[tuple[str, Any]], *, form_encoded: bool = True) -> dict[str, Any]:
     """Posted pairs as the PHP array they were encoded from: ``date[value]=…`` nests under ``date``,
-    ``files[0]=…&files[1]=…`` (or ``files[]``) is a list. Other keys are kept as they are."""
+    ``files[0]=…&files[1]=…`` (or ``files[]``) is a list. Other keys are kept as they are.
+
+    As PHP reads a form body: a key repeated without ``[]`` is its last value (what the addon
+    signed, so nothing unsigned is read), and a key nested deeper than PHP's
+    ``max_input_nesting_level`` is taken literally.
+    """
     array: dict[str, Any] = {}
     for key, value in pairs:
         match = _BRACKETED.match(key)
-        *path, last = [match["base"], *match["path"][1:-1].split("][")] if match else [key]
+        steps = [match["base"], *match["path"][1:-1].split("][")] if match else [key]
+        *path, last = steps if len(steps) <= MAX_NESTING else [key]
+        if form_encoded and last != "" and isinstance(value, list):
+            value = value[-1] if value else ""
         node = array
         for step in path:
             child = node.get(step or str(len(node)))  # ``[]`` is the next index

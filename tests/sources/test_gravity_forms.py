@@ -236,3 +236,22 @@ def test_an_entry_without_a_known_name_is_kept_failed_then_mapped_by_id(config, 
     _, mapped = app_with(config, fields={"name": "1"})
     answer = mapped.post("/v1/forms/gravity", json={**entry, "id": "78"})
     assert SubmissionStore(redis_conn).get(answer.json["submission_id"]).status is not SubmissionStatus.FAILED
+
+
+def test_checkboxes_with_their_fifth_choice_unchecked_are_no_address() -> None:
+    entry = {
+        "id": "90",
+        "form_id": "3",
+        "1.3": "Ann",
+        "1.6": "Lee",
+        "2": "ann@example.com",
+        "5.1": "Roof repair",
+        "5.2": "",
+        "5.3": "Gutters",
+        "5.4": "",
+        "5.5": "",
+        "5.6": "",
+    }
+    fields = TOOL.unwrap(ToolPost(entry)).fields
+    assert not any(key.startswith("address_") for key in fields)
+    assert fields["Field 5"] == ["Roof repair", "Gutters"]

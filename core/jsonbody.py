@@ -1,4 +1,4 @@
-"""Reading a JSON request body safely: malformed or absurdly nested JSON is the sender's 400, never our 500."""
+"""Reading JSON safely: malformed or absurdly nested JSON is the sender's 400 (or a field's error), never our 500."""
 
 from __future__ import annotations
 
@@ -21,13 +21,22 @@ def parse_json(raw: bytes) -> Any:
     """The decoded body (big integers stay exact, lone surrogates replaced); BadRequest for invalid
     JSON (NaN and Infinity included) or nesting past MAX_DEPTH."""
     try:
-        text = raw.decode()  # JSON is UTF-8 (RFC 8259); json.loads would also guess UTF-16 and -32
+        return loads(raw)
+    except ValueError as exc:
+        raise BadRequest(str(exc)) from None
+
+
+def loads(raw: bytes | str) -> Any:
+    """``raw`` decoded as ``parse_json`` does; ValueError saying what is wrong with it. For JSON
+    carried inside a field (Unbounce's ``data.json``, Jotform's ``rawRequest``) as for a body."""
+    try:
+        text = raw.decode() if isinstance(raw, bytes) else raw  # JSON is UTF-8 (RFC 8259)
         data = json.loads(text, parse_constant=_not_json)
     except (ValueError, RecursionError):  # UnicodeDecodeError is a ValueError
-        raise BadRequest("The body is not valid JSON.") from None
+        raise ValueError("The body is not valid JSON.") from None
     if _depth(data) > MAX_DEPTH:
-        raise BadRequest(f"The JSON body nests deeper than {MAX_DEPTH} levels.")
-    if _SURROGATE_ESCAPE.search(text):
+        raise ValueError(f"The JSON body nests deeper than {MAX_DEPTH} levels.")
+    if _SURROGATE_ESCAPE.search(text) or _LONE_SURROGATE.search(text):
         decoded = json.dumps(data, ensure_ascii=False)
         if _LONE_SURROGATE.search(decoded):
             data = json.loads(_LONE_SURROGATE.sub("\ufffd", decoded))
