@@ -19,14 +19,14 @@ from typing import Any
 
 from core.sources.common import add_answer, readable_label, text_at
 from core.sources.form_tool import FormTool, ToolPost, ToolSubmission
-from core.sources.forms import ALIASES, ATTRIBUTION_ALIASES, flatten_value, fold_key, query_attribution
+from core.sources.forms import ATTRIBUTION_ALIASES, FIELD_BY_ALIAS, flatten_value, fold_key, query_attribution
 
 BRACKET_KEY = re.compile(r"^(?P<group>form|fields|meta)\[(?P<id>[^\[\]]+)\](?:\[(?P<part>[^\[\]]+)\])?$")
 KEY_BY_TYPE = {"email": "email", "tel": "phone"}
 # Field types that carry no answer: layout, and the spam checks Elementor settles before posting.
 NO_ANSWER_TYPES = ("html", "step", "recaptcha", "recaptcha_v3", "honeypot")
 # What the form mapping knows by name: a title or id folding to one of these names a lead field.
-KNOWN_KEYS = {*ALIASES, *(alias for aliases in ALIASES.values() for alias in aliases), *ATTRIBUTION_ALIASES}
+KNOWN_KEYS = {*FIELD_BY_ALIAS, *ATTRIBUTION_ALIASES}
 
 
 @dataclass

@@ -76,7 +76,7 @@ CLICK_IDS = tuple(
 
 
 # A lead field's own name is an alias too: form tools name the fields they know (core.sources.form_tools).
-_FIELD_BY_ALIAS = {alias: field for field, aliases in ALIASES.items() for alias in (field, *aliases)}
+FIELD_BY_ALIAS = {alias: field for field, aliases in ALIASES.items() for alias in (field, *aliases)}
 _SEPARATORS = re.compile(r"[\s\-.]+")
 
 
@@ -124,7 +124,7 @@ def split_fields(raw: Mapping[str, Any], *, honeypot_field: str) -> tuple[dict, 
         if folded in IGNORED or folded == honeypot:
             continue
         text = flatten_value(value)
-        field = _FIELD_BY_ALIAS.get(folded)
+        field = FIELD_BY_ALIAS.get(folded)
         if field is not None and (field not in lead or lead[field] in (None, "")):
             lead[field] = value if not isinstance(value, list) else text
             continue

@@ -17,13 +17,12 @@ from typing import Any
 
 from core.sources.common import add_answer, exact_id, require_list, require_object, text_at
 from core.sources.form_tool import FormTool, ToolPost, ToolSubmission
-from core.sources.forms import ALIASES, ROLE_BY_TITLE, flatten_value, fold_key
+from core.sources.forms import FIELD_BY_ALIAS, ROLE_BY_TITLE, flatten_value, fold_key
 from core.sources.signatures import verify_base64_signature
 
 RESPONSE_EVENT = "FORM_RESPONSE"
 ROLE_BY_TYPE = {"INPUT_EMAIL": "email", "INPUT_PHONE_NUMBER": "phone"}
 CHOICE_TYPES = frozenset({"MULTIPLE_CHOICE", "DROPDOWN", "CHECKBOXES", "MULTI_SELECT", "RANKING"})
-_ALIASES = frozenset(alias for field, aliases in ALIASES.items() for alias in (field, *aliases))
 
 
 class Tally(FormTool):
@@ -80,7 +79,7 @@ def _key(item: Mapping[str, Any], fields: Mapping[str, Any]) -> str:
     label = (text_at(item, "label") or "").strip() or text_at(item, "key") or "Answer"
     kind = text_at(item, "type") or ""
     role = ROLE_BY_TYPE.get(kind)
-    if role is None and kind in ("INPUT_TEXT", "") and fold_key(label) not in _ALIASES:
+    if role is None and kind in ("INPUT_TEXT", "") and fold_key(label) not in FIELD_BY_ALIAS:
         # "What's your name?" is no alias, but says what the answer is.
         role = next((name for name, pattern in ROLE_BY_TITLE if pattern.search(label.lower())), None)
     return role if role and role not in fields else label

@@ -28,8 +28,8 @@ from core.sources.common import (
     text_at,
 )
 from core.sources.forms import (
-    ALIASES,
     ATTRIBUTION_ALIASES,
+    FIELD_BY_ALIAS,
     ROLE_BY_TITLE,
     TAGGED_ATTRIBUTION,
     flatten_value,
@@ -43,7 +43,6 @@ SIGNATURE_HEADER = "Typeform-Signature"
 RESPONSE_EVENT = "form_response"  # a finished response; partial ones are other event types
 
 ROLE_BY_TYPE = {"email": "email", "phone_number": "phone"}
-ROLE_BY_REF = {alias: field for field, aliases in ALIASES.items() for alias in aliases}
 
 
 def idempotency_key(payload: Any) -> str:
@@ -114,8 +113,8 @@ def _answer(item: Any, questions: Mapping[str | None, Mapping[str, Any]], where:
 def _role(kind: str, ref: str, title: str) -> str | None:
     if kind in ROLE_BY_TYPE:
         return ROLE_BY_TYPE[kind]
-    if fold_key(ref) in ROLE_BY_REF:
-        return ROLE_BY_REF[fold_key(ref)]
+    if fold_key(ref) in FIELD_BY_ALIAS:
+        return FIELD_BY_ALIAS[fold_key(ref)]
     wording = title.lower()
     return next((role for role, pattern in ROLE_BY_TITLE if pattern.search(wording)), None)
 
