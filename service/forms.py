@@ -174,7 +174,7 @@ def _from_a_browser() -> bool:
 
 
 def _tool_answer(submission_id: str) -> Response:
-    # Angi's own receivers answer {"status": "success"}, so Angi's integration reads that; the rest take any 2xx.
+    # Public receivers of Angi's leads answer {"status": "success"} (intake-formats.md 6.2); others take any 2xx.
     return _json(200, status="success", submission_id=submission_id)
 
 
