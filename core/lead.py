@@ -48,6 +48,7 @@ class PhoneNumber(Text):
 
     default_error_messages = {"invalid_phone": "Not a valid phone number."}
 
+    # None for a blank value, as Text's (the ignore below is the same override).
     def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> str | None:  # type: ignore[override]
         text = super()._deserialize(value, attr, data, **kwargs)
         if text is None:
@@ -65,6 +66,7 @@ class PhoneNumber(Text):
 class EmailAddress(Text):
     """An email address checked for syntax (no DNS lookup), loaded lower-cased."""
 
+    # None for a blank value, as Text's (the ignore below is the same override).
     def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> str | None:  # type: ignore[override]
         text = super()._deserialize(value, attr, data, **kwargs)
         if text is None:

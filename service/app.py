@@ -40,7 +40,8 @@ def create_app(config: Config | None = None) -> Flask:
     app.register_blueprint(openapi.bp)
     register_error_handlers(app)
     if config.trusted_proxies:
-        # Behind N proxies the client is the N-th address from the right of X-Forwarded-For.
+        # Behind N proxies the client is the N-th address from the right of X-Forwarded-For. Flask
+        # types wsgi_app as a method; assigning the wrapped one is werkzeug's documented way (ignore).
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=config.trusted_proxies, x_proto=config.trusted_proxies)  # type: ignore[method-assign]
     app.before_request(_limit_body)
     app.before_request(_start_clock)

@@ -25,12 +25,29 @@ FIELD_ID = re.compile(r"^(?P<field>\d+)(?:\.(?P<input>\d+))?$")
 # add-ons' meta. ``source_url`` and ``id`` are read below; the others say nothing about the person.
 ENTRY_PROPERTIES = frozenset(
     {
-        "id", "form_id", "post_id", "date_created", "date_updated", "is_starred", "is_read", "ip",
-        "source_url", "user_agent", "currency", "payment_status", "payment_date", "payment_amount",
-        "payment_method", "transaction_id", "is_fulfilled", "created_by", "transaction_type", "status",
+        "id",
+        "form_id",
+        "post_id",
+        "date_created",
+        "date_updated",
+        "is_starred",
+        "is_read",
+        "ip",
+        "source_url",
+        "user_agent",
+        "currency",
+        "payment_status",
+        "payment_date",
+        "payment_amount",
+        "payment_method",
+        "transaction_id",
+        "is_fulfilled",
+        "created_by",
+        "transaction_type",
+        "status",
         "source_id",
     }
-)  # fmt: skip
+)
 NAME_INPUTS = frozenset({"2", "3", "4", "6", "8"})
 NAME_PARTS = {"first_name": ("3", "4"), "last_name": ("6", "8")}  # prefix (.2) goes to the notes
 ADDRESS_INPUTS = frozenset({"1", "2", "3", "4", "5", "6"})
