@@ -23,7 +23,7 @@ from core.jsonbody import parse_json
 from core.sources.form_tool import FormTool, ToolPost
 from core.sources.form_tools import form_submission, tool_for
 from core.sources.forms import is_bot
-from core.store.identity import fingerprint
+from core.store.identity import content_id
 from core.store.intake import Limit
 from service.intake import Intake
 from service.responses import FORM_CONTENT_TYPES, html_page, wants_html
@@ -146,14 +146,14 @@ def _from_a_page(arrival: Arrival, post: ToolPost) -> BaseResponse:
         if _from_a_browser():
             raise InvalidInput("Some fields need fixing.", errors=exc.normalized_messages()) from exc
         # A server's post: nobody reads a 422 there, so the lead is kept for a fix and a replay.
-        submission_id = arrival.reject("cannot make a lead of it", exc, f"unreadable:{fingerprint(post.fields)}")
+        submission_id = arrival.reject("cannot make a lead of it", exc, content_id(post.fields))
         return _json(202, submission_id=submission_id, status="failed", errors=exc.normalized_messages())
     return _accepted(arrival.accept(lead, None), form)
 
 
 def _from_a_tool(arrival: Arrival, tool: FormTool, post: ToolPost) -> BaseResponse:
     """A form tool's or marketplace's webhook: always a 2xx, as a tool drops a lead it got a 4xx for."""
-    unreadable = f"unreadable:{fingerprint(post.fields)}"
+    unreadable = content_id(post.fields)
     try:
         submission = form_submission(post, tool, arrival.form.fields)
     except ValidationError as exc:

@@ -24,7 +24,7 @@ from core.jsonbody import parse_json
 from core.sources.incoming import Incoming
 from core.sources.registry import SOURCES
 from core.sources.source import SourceConfig, WebhookRequest
-from core.store.identity import fingerprint
+from core.store.identity import content_id
 from service.intake import Intake
 
 bp = Blueprint("webhooks", __name__)
@@ -78,7 +78,7 @@ def _store(intake: Intake, source: SourceConfig, item: Incoming, raw: dict[str, 
     if item.test and not source.deliver_test_leads:
         return intake.discard(source=label, raw=raw, reason=f"{source.type} test lead, not delivered")
     # An item with no id of its own is keyed by its content: a resend of the same body is a duplicate.
-    platform_id = f"unreadable:{fingerprint(item.payload)}" if item.platform_id is None else item.platform_id
+    platform_id = content_id(item.payload) if item.platform_id is None else item.platform_id
     if item.problem:
         return intake.reject(
             source=label, raw=raw, reason=item.problem, account=source.account, platform_id=platform_id

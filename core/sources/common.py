@@ -60,6 +60,12 @@ class Unreadable:
     problem: dict[str, Any]
 
 
+def header_value(headers: Mapping[str, str], name: str) -> str | None:
+    """The header called ``name``, in whatever case it was sent; None if absent."""
+    wanted = name.lower()
+    return next((value for key, value in headers.items() if key.lower() == wanted), None)
+
+
 def read_or_unreadable(read: Callable[[Any], T], payload: Any) -> T | Unreadable:
     """``read(payload)``, or the ``Unreadable`` its ValidationError describes."""
     try:

@@ -17,6 +17,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
+from core.sources.common import header_value
+
 
 @dataclass(frozen=True)
 class ToolPost:
@@ -32,8 +34,7 @@ class ToolPost:
 
     def header(self, name: str) -> str | None:
         """The header called ``name``, in whatever case it was sent; None if absent."""
-        wanted = name.lower()
-        return next((value for key, value in self.headers.items() if key.lower() == wanted), None)
+        return header_value(self.headers, name)
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,7 @@ from functools import cached_property
 from typing import Any, ClassVar, Literal, Protocol
 
 from core.errors import NotFound, Unauthorized
-from core.sources.common import PlatformLeadSchema
+from core.sources.common import PlatformLeadSchema, header_value
 from core.sources.incoming import Incoming
 from core.sources.lead_read import LeadAnswer, LeadRequest
 
@@ -75,8 +75,7 @@ class WebhookRequest:
 
     def header(self, name: str) -> str | None:
         """The header called ``name``, in whatever case it was sent; None if absent."""
-        wanted = name.lower()
-        return next((value for key, value in self.headers.items() if key.lower() == wanted), None)
+        return header_value(self.headers, name)
 
     @cached_property
     def payload(self) -> Any:

@@ -80,3 +80,9 @@ def fingerprint(lead: Mapping[str, Any]) -> str:
     """A stable hash of a normalised lead: the same content submitted twice has the same one."""
     canonical = json.dumps(lead, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     return hashlib.sha256(canonical.encode()).hexdigest()[:32]
+
+
+def content_id(payload: Any) -> str:
+    """The idempotency id of what a sender posted with no id of its own that can be read: its
+    content, so a resend of the same body is a duplicate of the first."""
+    return f"unreadable:{fingerprint(payload)}"
