@@ -15,7 +15,14 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from core.sources.common import exact_id, labelled_fields, question_answers, readable_label, text_at
+from core.sources.common import (
+    first_exact_id,
+    labelled_fields,
+    marketplace_attribution,
+    question_answers,
+    readable_label,
+    text_at,
+)
 from core.sources.form_tool import FormTool, ToolPost, ToolSubmission
 from core.sources.forms import flatten_value
 from core.sources.signatures import secrets_equal
@@ -55,8 +62,7 @@ class Angi(FormTool):
 
     def unwrap(self, post: ToolPost) -> ToolSubmission:
         lead = post.fields
-        id_key = next((key for key in ID_KEYS if lead.get(key) not in (None, "")), ID_KEYS[0])
-        lead_id = exact_id(lead.get(id_key), id_key)
+        lead_id = first_exact_id(lead, ID_KEYS)
         return ToolSubmission(fields=_lead_fields(lead, lead_id), platform_id=lead_id)
 
     def verify(self, post: ToolPost, *, secret: str, now: float) -> bool:
@@ -87,9 +93,9 @@ def _lead_fields(lead: Mapping[str, Any], lead_id: str | None) -> dict[str, str]
             ("Lead source", source),
             ("Angi lead ID", lead_id),
             ("Angi service request ID", text_at(lead, "srOid")),
-            # A marketplace lead has no UTMs of its own (intake-formats.md §8, "Marketplaces").
-            ("utm_source", "homeadvisor" if "homeadvisor" in (source or "").lower().replace(" ", "") else "angi"),
-            ("utm_medium", "marketplace"),
+            *marketplace_attribution(
+                "homeadvisor" if "homeadvisor" in (source or "").lower().replace(" ", "") else "angi"
+            ),
         ]
     )
 

@@ -9,7 +9,7 @@ and ``PlatformLeadSchema`` assembles the Rotor body the same way for all of them
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar, TypeVar
 
@@ -230,6 +230,17 @@ def exact_id(value: Any, field: str) -> str | None:
         return ExactId().deserialize(value)
     except ValidationError as exc:
         raise ValidationError({field: exc.messages}) from exc
+
+
+def first_exact_id(payload: Mapping[str, Any], names: Sequence[str], where: str = "") -> str | None:
+    """The exact id under the first of ``names`` that is set (an error names it), None if none is."""
+    name = next((name for name in names if payload.get(name) not in (None, "")), names[0])
+    return exact_id(payload.get(name), f"{where}{name}")
+
+
+def marketplace_attribution(marketplace: str) -> list[tuple[str, str]]:
+    """A marketplace lead has no UTMs of its own: its source and medium (intake-formats.md §8)."""
+    return [("utm_source", marketplace), ("utm_medium", "marketplace")]
 
 
 def resolve_path(payload: Any, path: str) -> Any:

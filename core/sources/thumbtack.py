@@ -15,7 +15,15 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from core.sources.common import exact_id, labelled_fields, question_answers, require_object, resolve_path, text_at
+from core.sources.common import (
+    first_exact_id,
+    labelled_fields,
+    marketplace_attribution,
+    question_answers,
+    require_object,
+    resolve_path,
+    text_at,
+)
 from core.sources.form_tool import FormTool, ToolPost, ToolSubmission
 from core.sources.forms import flatten_value
 from core.sources.signatures import verify_basic_auth
@@ -52,8 +60,7 @@ class Thumbtack(FormTool):
 
     def unwrap(self, post: ToolPost) -> ToolSubmission:
         negotiation, event_type, where = _negotiation(post.fields)
-        id_key = next((key for key in ID_KEYS if negotiation.get(key) not in (None, "")), ID_KEYS[0])
-        negotiation_id = exact_id(negotiation.get(id_key), f"{where}{id_key}")
+        negotiation_id = first_exact_id(negotiation, ID_KEYS, where)
         platform_id = f"{event_type}:{negotiation_id}" if negotiation_id else None
         if event_type != LEAD_EVENT:
             return ToolSubmission(
@@ -112,9 +119,7 @@ def _lead_fields(negotiation: Mapping[str, Any], negotiation_id: str | None) -> 
             ("Created at", next(filter(None, (text_at(negotiation, key) for key in CREATED_KEYS)), None)),
             ("Thumbtack business", text_at(negotiation, "business.name")),
             ("Thumbtack lead ID", negotiation_id),
-            # A marketplace lead has no UTMs of its own (intake-formats.md §8, "Marketplaces").
-            ("utm_source", "thumbtack"),
-            ("utm_medium", "marketplace"),
+            *marketplace_attribution("thumbtack"),
         ]
     )
 
